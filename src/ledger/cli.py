@@ -1,0 +1,159 @@
+"""The ``ledger`` command line.
+
+The write side's commands live here; the read side and the HTTP side add
+theirs (``rebuild``, ``status``, ``history``, ``serve``…) through the
+``ledger.commands`` entry point group, so this package never imports them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import entry_points
+from uuid import UUID
+
+import click
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from ledger import demo, errors
+from ledger import log as event_log
+from ledger.application import Ledger
+from ledger.auth import ROLES, TokenError, TokenStore
+from ledger.settings import Settings
+
+console = Console(stderr=True)
+
+
+@contextmanager
+def opened_ledger() -> Iterator[Ledger]:
+    """The ledger of ``LEDGER_HOME``, closed afterwards."""
+    ledger = Ledger(Settings.from_env())
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Turns domain errors into a one-line message and exit status 1."""
+    try:
+        yield
+    except (errors.LedgerError, TokenError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+
+
+class LedgerGroup(click.Group):
+    """A click group that also offers the commands other packages register."""
+
+    def _plugins(self) -> dict[str, click.Command]:
+        found = {}
+        for entry in entry_points(group="ledger.commands"):
+            if entry.name not in self.commands:
+                found[entry.name] = entry
+        return found  # type: ignore[return-value]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self._plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        entry = self._plugins().get(cmd_name)
+        return entry.load() if entry is not None else None  # type: ignore[attr-defined]
+
+
+@click.group(cls=LedgerGroup)
+def main() -> None:
+    """Verdict Ledger: every review, vote and edit, kept as an immutable log.
+
+    Every command acts on the ledger in LEDGER_HOME (default ./var).
+    """
+
+
+@main.command("demo")
+def demo_command() -> None:
+    """Load the demo comparison (safe to run again: appends only what is missing)."""
+    with clear_errors(), opened_ledger() as ledger:
+        appended = demo.load(ledger)
+        head = ledger.head_position()
+    console.print(f"demo ledger: {appended} event(s) appended, head at position {head}")
+
+
+@main.command("log")
+@click.option("--after", default=0, show_default=True, help="Start after this position.")
+@click.option("--limit", default=100, show_default=True, help="At most this many events.")
+@click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option("--aggregate", help="Only events of this aggregate id.")
+@click.option("--json", "as_json", is_flag=True, help="Print NDJSON instead of a table.")
+def log_command(
+    after: int, limit: int, types: tuple[str, ...], aggregate: str | None, as_json: bool
+) -> None:
+    """Print the event log in position order, optionally filtered."""
+    if limit < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--limit")
+    try:
+        wanted = UUID(aggregate) if aggregate else None
+    except ValueError as error:
+        raise click.BadParameter(f"{aggregate!r} is not a UUID", param_hint="--aggregate") from error
+    with clear_errors(), opened_ledger() as ledger:
+        selected: list[event_log.LoggedEvent] = []
+        while len(selected) < limit:
+            page = event_log.read(ledger.recorder, after=after, limit=1000, types=types)
+            if not page:
+                break
+            selected += [e for e in page if wanted is None or e.aggregate_id == wanted]
+            after = page[-1].position
+        selected = selected[:limit]
+    if as_json:
+        encoder = msgspec.json.Encoder()
+        for item in selected:
+            sys.stdout.buffer.write(encoder.encode(item) + b"\n")
+        return
+    table = Table("pos", "at", "type", "version", "actor", "reason", "data")
+    for item in selected:
+        data = msgspec.json.encode(item.data).decode()
+        table.add_row(
+            str(item.position),
+            item.at.strftime("%Y-%m-%d %H:%M:%S"),
+            item.type,
+            str(item.version),
+            item.actor,
+            item.reason,
+            data if len(data) <= 80 else data[:77] + "...",
+        )
+    Console().print(table)
+
+
+@main.group("token")
+def token_group() -> None:
+    """Manage API tokens (stored only as hashes)."""
+
+
+@token_group.command("create")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--reviewer", "handle", help="The handle a reviewer token writes as.")
+def token_create(role: str, handle: str | None) -> None:
+    """Create a token and print it once on stdout."""
+    settings = Settings.from_env()
+    if role == "reviewer":
+        if not handle:
+            raise click.UsageError("--role reviewer needs --reviewer HANDLE")
+        with clear_errors(), opened_ledger() as ledger:
+            ledger.reviewer(handle)
+    elif handle:
+        raise click.UsageError("--reviewer only goes with --role reviewer")
+    with clear_errors():
+        store = TokenStore(settings.auth_path, settings.server_secret())
+        try:
+            token = store.create(role, handle)
+        finally:
+            store.close()
+    click.echo(token)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""msgspec encoding of the ledger's events.
+
+Events are stored as compact JSON written by msgspec. Reading them back is a
+plain untyped decode, the upcasters of the event's class, and one
+``msgspec.convert`` into the event dataclass, which restores UUIDs and
+timezone-aware datetimes exactly (msgspec writes those natively, so no
+transcoding hook would ever be called for them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import msgspec
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.utils import get_topic, resolve_topic
+
+_ENVELOPE = ("originator_id", "originator_version")
+
+
+class MsgspecTranscoder(Transcoder):
+    """Encodes plain values as JSON with msgspec; decodes without types."""
+
+    def __init__(self) -> None:
+        self._encoder = msgspec.json.Encoder()
+        self._decoder = msgspec.json.Decoder()
+
+    def encode(self, obj: Any) -> bytes:
+        return self._encoder.encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return self._decoder.decode(data)
+
+
+def upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:
+    """Brings stored ``state`` up to ``cls.class_version`` in place."""
+    target = getattr(cls, "class_version", 1)
+    version = state.pop("class_version", 1)
+    while version < target:
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        version += 1
+    return state
+
+
+class MsgspecMapper(Mapper[Any]):
+    """Maps domain events to stored events and back through msgspec."""
+
+    def __init__(self, transcoder: Transcoder | None = None, **kwargs: Any) -> None:
+        super().__init__(transcoder or MsgspecTranscoder(), **kwargs)
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
+        state = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE}
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        data = self.transcoder.encode(state)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(domain_event)),
+            state=data,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
+        cls = resolve_topic(stored_event.topic)
+        data = stored_event.state
+        try:
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
+            state = upcast(cls, self.transcoder.decode(data))
+            state["originator_id"] = stored_event.originator_id
+            state["originator_version"] = stored_event.originator_version
+            return cast(DomainEventProtocol[Any], msgspec.convert(state, cls))
+        except (msgspec.ValidationError, msgspec.DecodeError, KeyError) as error:
+            msg = (
+                f"cannot decode stored event {stored_event.topic} "
+                f"{stored_event.originator_id} v{stored_event.originator_version}: "
+                f"{error}"
+            )
+            raise MapperDeserialisationError(msg) from error
