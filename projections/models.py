@@ -1,0 +1,144 @@
+"""The read models' shapes, as msgspec Structs returned by the query layer.
+
+These are the read side's own types: ``api`` serialises them, and they are
+kept apart from the event classes so either can change on its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+
+class Figures(msgspec.Struct, frozen=True):
+    """Ship/skip counts with the ship share and its 95% Wilson interval.
+
+    ``ship_pct``, ``low`` and ``high`` are percentages in 0-100, and None
+    while ``total`` is 0 (the page's "—").
+    """
+
+    ship: int = 0
+    skip: int = 0
+    total: int = 0
+    ship_pct: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+class CardFigures(msgspec.Struct, frozen=True):
+    """The two figure sets of a card: the panel's and the community's."""
+
+    panel: Figures
+    community: Figures
+
+
+class Card(msgspec.Struct, frozen=True):
+    """A tool's scorecard as it stands at ``position``."""
+
+    slug: str
+    name: str
+    vendor: str
+    category: str
+    tagline: str
+    description: str
+    entry: str
+    license: str
+    panel: Figures
+    community: Figures
+    version: int
+    position: int
+    updated_at: datetime
+    retired: bool = False
+
+
+class ReviewItem(msgspec.Struct, frozen=True):
+    """A reviewer's current review of a tool; ``revision`` counts revisions."""
+
+    reviewer: str
+    lens: str
+    verdict: str
+    rationale: str
+    revision: int
+    submitted_at: datetime
+    revised_at: datetime | None
+    withdrawn: bool
+
+
+class HistoryItem(msgspec.Struct, frozen=True):
+    """One event that changed a tool's card, with the figures around it."""
+
+    position: int
+    at: datetime
+    type: str
+    actor: str
+    reason: str
+    before: CardFigures
+    after: CardFigures
+
+
+class SplitItem(msgspec.Struct, frozen=True):
+    """One reviewer's verdicts on both tools of a comparison (None: no review)."""
+
+    reviewer: str
+    lens: str
+    a: str | None
+    b: str | None
+
+
+class HeadToHead(msgspec.Struct, frozen=True):
+    """Community picks in a head-to-head."""
+
+    a: int = 0
+    b: int = 0
+    total: int = 0
+
+
+class ComparisonSummary(msgspec.Struct, frozen=True):
+    """A published comparison as listed on the index."""
+
+    a: str
+    b: str
+    question: str
+    retired: bool = False
+
+
+class ComparisonView(msgspec.Struct, frozen=True):
+    """A comparison page's data: both cards, the reviewer split, the tally."""
+
+    question: str
+    a: Card
+    b: Card
+    split: list[SplitItem]
+    head_to_head: HeadToHead
+    retired: bool = False
+
+
+class AuditItem(msgspec.Struct, frozen=True):
+    """One event of the audit index."""
+
+    position: int
+    at: datetime
+    type: str
+    aggregate_id: UUID
+    version: int
+    actor: str
+    reason: str
+    data: dict[str, Any]
+
+
+class AuditPage(msgspec.Struct, frozen=True):
+    """A page of the audit index; ``next`` is the cursor for the next page."""
+
+    items: list[AuditItem]
+    next: int | None
+
+
+class Lag(msgspec.Struct, frozen=True):
+    """How far a read model trails the log."""
+
+    head: int
+    projected: int
+    lag: int
