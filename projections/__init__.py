@@ -1,0 +1,46 @@
+"""The read side: SQLite read models that follow the ledger's log.
+
+A :class:`Projector` folds the log into one read-model file per node, exactly
+once, live; :func:`rebuild` replays it into a fresh file and swaps it in;
+:class:`ReadModel` answers queries with the Structs of :mod:`projections.models`.
+"""
+
+from projections.models import (
+    AuditItem,
+    AuditPage,
+    Card,
+    CardFigures,
+    ComparisonSummary,
+    ComparisonView,
+    Figures,
+    HeadToHead,
+    HistoryItem,
+    Lag,
+    ReviewItem,
+    SplitItem,
+)
+from projections.projector import Projector
+from projections.queries import ReadModel
+from projections.rebuild import RebuildResult, build, rebuild
+from projections.store import readmodel_path
+
+__all__ = [
+    "AuditItem",
+    "AuditPage",
+    "Card",
+    "CardFigures",
+    "ComparisonSummary",
+    "ComparisonView",
+    "Figures",
+    "HeadToHead",
+    "HistoryItem",
+    "Lag",
+    "Projector",
+    "ReadModel",
+    "RebuildResult",
+    "ReviewItem",
+    "SplitItem",
+    "build",
+    "readmodel_path",
+    "rebuild",
+]

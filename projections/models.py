@@ -117,7 +117,7 @@ class ComparisonView(msgspec.Struct, frozen=True):
 
 
 class AuditItem(msgspec.Struct, frozen=True):
-    """One event of the audit index."""
+    """One event of the audit index; ``request_id`` correlates one request's events."""
 
     position: int
     at: datetime
@@ -127,6 +127,7 @@ class AuditItem(msgspec.Struct, frozen=True):
     actor: str
     reason: str
     data: dict[str, Any]
+    request_id: str = ""
 
 
 class AuditPage(msgspec.Struct, frozen=True):

@@ -84,11 +84,19 @@ def demo_command() -> None:
 
 
 @main.command("log")
-@click.option("--after", default=0, show_default=True, help="Start after this position.")
-@click.option("--limit", default=100, show_default=True, help="At most this many events.")
-@click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option(
+    "--after", default=0, show_default=True, help="Start after this position."
+)
+@click.option(
+    "--limit", default=100, show_default=True, help="At most this many events."
+)
+@click.option(
+    "--type", "types", multiple=True, help="Only this event type (repeatable)."
+)
 @click.option("--aggregate", help="Only events of this aggregate id.")
-@click.option("--json", "as_json", is_flag=True, help="Print NDJSON instead of a table.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print NDJSON instead of a table."
+)
 def log_command(
     after: int, limit: int, types: tuple[str, ...], aggregate: str | None, as_json: bool
 ) -> None:
@@ -98,7 +106,9 @@ def log_command(
     try:
         wanted = UUID(aggregate) if aggregate else None
     except ValueError as error:
-        raise click.BadParameter(f"{aggregate!r} is not a UUID", param_hint="--aggregate") from error
+        raise click.BadParameter(
+            f"{aggregate!r} is not a UUID", param_hint="--aggregate"
+        ) from error
     with clear_errors(), opened_ledger() as ledger:
         selected: list[event_log.LoggedEvent] = []
         while len(selected) < limit:

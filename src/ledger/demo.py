@@ -35,7 +35,7 @@ TOOLS = {
         "name": "Mistral Medium 3 (72B Instruct)",
         "vendor": "Mistral AI",
         "category": "Developer Tools",
-        "tagline": "A 72B open-weight model under Apache 2.0 that punches above its size",
+        "tagline": "A 72B open-weight model under Apache 2.0 that beats its size class",
         "description": (
             "Mistral AI published the weights of Mistral Medium 3, a 72B "
             "instruction-tuned model for coding and reasoning, under Apache 2.0. "

@@ -12,6 +12,7 @@ version and timestamp that eventsourcing records.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
 from uuid import NAMESPACE_DNS, UUID, uuid5
 
@@ -23,6 +24,7 @@ from ledger.context import Context
 NAMESPACE = uuid5(NAMESPACE_DNS, "verdict-ledger.ids")
 
 
+@lru_cache(maxsize=4096)  # tools and reviewers are looked up on every vote
 def derive_id(kind: str, *key: str) -> UUID:
     """The deterministic id of the aggregate of ``kind`` with natural ``key``."""
     return uuid5(NAMESPACE, "/".join((kind, *key)))
@@ -124,13 +126,13 @@ class Tool(LedgerAggregate):
 
     def edit(self, ctx: Context, changes: Mapping[str, str], reason: str) -> None:
         """Changes some fields; a reason is required where a verdict rests on them."""
-        changed = _changed_fields(
-            self.fields, rules.tool_fields(changes, partial=True)
-        )
+        changed = _changed_fields(self.fields, rules.tool_fields(changes, partial=True))
         needs_reason = bool(rules.VERDICT_FIELDS & changed.keys())
-        why = rules.reason(reason, required=needs_reason, what="editing " + ", ".join(
-            sorted(rules.VERDICT_FIELDS & changed.keys())
-        ))
+        why = rules.reason(
+            reason,
+            required=needs_reason,
+            what="editing " + ", ".join(sorted(rules.VERDICT_FIELDS & changed.keys())),
+        )
         self._record(self.Edited, ctx, changes=changed, reason=why)
 
     def retire(self, ctx: Context, reason: str) -> None:
@@ -410,7 +412,10 @@ class Comparison(LedgerAggregate):
             msg = "the edit changes nothing"
             raise errors.NothingChanged(msg)
         self._record(
-            self.Edited, ctx, question=question, reason=rules.reason(reason, required=False)
+            self.Edited,
+            ctx,
+            question=question,
+            reason=rules.reason(reason, required=False),
         )
 
     def retire(self, ctx: Context, reason: str) -> None:

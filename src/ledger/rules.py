@@ -45,8 +45,7 @@ def slug(value: str, what: str = "slug") -> str:
     """Returns ``value`` if it is a lowercase URL-safe slug, else raises."""
     if not isinstance(value, str) or not SLUG.match(value):
         msg = (
-            f"{what} {value!r} must be 1-64 lowercase letters, digits or inner "
-            "hyphens"
+            f"{what} {value!r} must be 1-64 lowercase letters, digits or inner hyphens"
         )
         raise errors.InvalidSlug(msg)
     return value

@@ -80,7 +80,7 @@ class Settings:
         if self.event_store is None:
             self.ensure_home()
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": "ledger.store:LedgerSQLiteFactory",
                 "SQLITE_DBNAME": str(self.events_path),
                 "SQLITE_LOCK_TIMEOUT": str(self.lock_timeout),
             }
@@ -90,6 +90,9 @@ class Settings:
             raise ValueError(msg)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": (
+                "ledger.store:LedgerPostgresApplicationRecorder"
+            ),
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),

@@ -1,0 +1,154 @@
+"""The application factory: one Litestar app per worker process.
+
+``create_app`` wires controllers, dependencies, the problem-details handler
+and the request observer; its lifespan opens what a worker needs (the ledger,
+the token store, the API's own small store, the read model) and starts the
+projector that keeps the read model following the log. ``create_app_from_env``
+is what granian imports in each worker (``ledger serve``).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api import feeds, pages
+from api.controllers.comparisons import ComparisonsController
+from api.controllers.events import EventsController
+from api.controllers.health import HealthController
+from api.controllers.reviewers import ReviewersController
+from api.controllers.reviews import ReviewsController
+from api.controllers.tools import ToolsController
+from api.controllers.votes import VotersController, VotesController
+from api.observability import RequestObserver, logging_config
+from api.problems import problem_response
+from api.reads import EncodedCache, provide_read_model
+from api.security import Tokens, provide_principal
+from api.settings import ApiSettings
+from api.store import ApiStore
+from api.writer import Writer
+from ledger.application import Ledger
+from projections.projector import Projector
+from projections.queries import ReadModel
+from projections.store import readmodel_path
+
+log = logging.getLogger("api.app")
+
+API_DESCRIPTION = """\
+Every panel review, community vote and tool edit of an AI-tool comparison
+site, kept as an immutable event log, and the scorecards they add up to.
+
+Reads are public. Writes need `Authorization: Bearer <token>` (roles admin,
+editor, reviewer, voter; `POST /api/voters` issues voter tokens). Every write
+answers `{version, position}`; pass `position` as `min_position` on a read to
+see your write. Errors are RFC 9457 problem details.
+"""
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Opens the worker's resources, starts the projector, closes all on exit."""
+    settings: ApiSettings = app.state.settings
+    home = settings.ledger
+    ledger = Ledger(home)
+    tokens = Tokens(home.auth_path, home.server_secret())
+    api_store = ApiStore(settings.api_db_path, settings.idempotency_ttl_seconds)
+    path = readmodel_path(home)
+    projector = Projector(ledger, path)
+    projector.catch_up()
+    read_model = ReadModel(path)
+    projector.start()
+    writer = Writer()
+    app.state.update(
+        ledger=ledger,
+        writer=writer,
+        tokens=tokens,
+        api_store=api_store,
+        projector=projector,
+        read_model=read_model,
+    )
+    log.info(
+        "worker ready", extra={"home": str(home.home), "head": projector.lag().head}
+    )
+    try:
+        yield
+    finally:
+        writer.close()
+        projector.close()
+        read_model.close()
+        api_store.close()
+        tokens.close()
+        ledger.close()
+
+
+def _from_state(name: str) -> Provide:
+    def provide(state: State) -> Any:
+        return state[name]
+
+    provide.__name__ = f"provide_{name}"
+    return Provide(provide, sync_to_thread=False)
+
+
+def create_app(settings: ApiSettings | None = None) -> Litestar:
+    """Builds the app for ``settings`` (default: from the environment)."""
+    settings = settings or ApiSettings.from_env()
+    logging.config.dictConfig(logging_config(settings.log_level))
+    app = Litestar(
+        route_handlers=[
+            ToolsController,
+            ReviewsController,
+            ReviewersController,
+            ComparisonsController,
+            VotersController,
+            VotesController,
+            EventsController,
+            HealthController,
+            pages.PagesController,
+            feeds.FeedController,
+            pages.static_router(),
+        ],
+        dependencies={
+            "ledger": _from_state("ledger"),
+            "projector": _from_state("projector"),
+            "settings": _from_state("settings"),
+            "read_model": Provide(provide_read_model),
+            "principal": Provide(provide_principal, sync_to_thread=False),
+        },
+        exception_handlers={Exception: problem_response},
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        template_config=pages.template_config(),
+        openapi_config=OpenAPIConfig(
+            title="Verdict Ledger",
+            version="0.1.0",
+            description=API_DESCRIPTION,
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="From `ledger token create`, or POST /api/voters",
+                    )
+                }
+            ),
+        ),
+        state=State({"settings": settings, "encoded": EncodedCache()}),
+        logging_config=None,
+    )
+    app.asgi_handler = RequestObserver(app.asgi_handler, access_log=settings.access_log)
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """granian's factory: the app configured by ``LEDGER_*`` variables."""
+    return create_app(ApiSettings.from_env())

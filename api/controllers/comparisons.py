@@ -1,0 +1,103 @@
+"""``/api/comparisons``: head-to-heads of two tools, with the reviewer split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.types import ASGIApp
+
+from api import writes
+from api.controllers.tools import NOT_MODIFIED, card_response
+from api.problems import documented
+from api.reads import MinPosition, content_etag, encode, reach
+from api.schemas import ComparisonCreate, ComparisonList, WriteReceipt
+from api.security import principal_of, requires
+from api.store import StoredResponse
+from ledger import errors
+from ledger.application import Ledger
+from projections.models import ComparisonView
+from projections.queries import ReadModel
+
+
+class ComparisonsController(Controller):
+    """Published comparisons and their pages' data."""
+
+    path = "/api/comparisons"
+    tags = ["comparisons"]
+
+    @get("/", sync_to_thread=False, summary="Every published comparison")
+    def list_comparisons(
+        self, read_model: NamedDependency[ReadModel]
+    ) -> ComparisonList:
+        return ComparisonList(items=read_model.comparisons())
+
+    @get(
+        "/{a:str}/{b:str}",
+        summary="Both cards, the reviewer split and the head-to-head tally",
+        responses={
+            **card_response(ComparisonView),
+            **NOT_MODIFIED,
+            **documented(404, 503),
+        },
+    )
+    async def comparison(
+        self,
+        a: FromPath[str],
+        b: FromPath[str],
+        request: Request[Any, Any, State],
+        min_position: MinPosition = None,
+    ) -> ASGIApp:
+        """Ordered as asked: ``/a/b`` and ``/b/a`` are the same comparison.
+
+        Encoded once per read-model position; the ETag is a digest of the body.
+        """
+        state = request.app.state
+        if min_position:
+            await reach(state, min_position)
+        read_model: ReadModel = state.read_model
+        position = read_model.position()
+        entry = state.encoded.get(("comparison", a, b), position)
+        if entry is None:
+            view = read_model.comparison(a, b)
+            if view is None:
+                msg = f"no comparison of {a!r} and {b!r}"
+                raise errors.ComparisonNotFound(msg)
+            body = encode(view)
+            entry = state.encoded.put(
+                ("comparison", a, b), position, body, content_etag(body)
+            )
+        return entry.answer(request)
+
+    @post(
+        "/",
+        guards=[requires("editor")],
+        summary="Publish a comparison of two registered tools (editor)",
+        responses=documented(400, 401, 403, 404, 409, 413, 422),
+    )
+    async def publish(
+        self,
+        request: Request[Any, Any, State],
+        data: JSONBody[ComparisonCreate],
+        ledger: NamedDependency[Ledger],
+    ) -> Response[WriteReceipt]:
+        """201 with ``Location``; honours ``Idempotency-Key``."""
+        principal = principal_of(request)
+        ctx = writes.context(request, principal)
+
+        async def publish() -> StoredResponse:
+            receipt = await writes.run(
+                request,
+                ledger.publish_comparison,
+                ctx,
+                data.a,
+                data.b,
+                question=data.question,
+            )
+            location = f"/api/comparisons/{data.a}/{data.b}"
+            return writes.stored(receipt, location=location)
+
+        return await writes.idempotent(request, principal, data, publish)

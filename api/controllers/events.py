@@ -1,0 +1,126 @@
+"""``/api/events``: the audit log, page by page or as a live stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio.to_thread
+from litestar import Controller, Request, get
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter, QueryParameter
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
+
+from api.problems import ApiProblem, documented
+from api.stream import follow
+from ledger import log as event_log
+from ledger.application import Ledger
+from projections.models import AuditPage
+from projections.queries import ReadModel
+
+MAX_LIMIT = 1000
+
+
+def _check_type(type_: str | None) -> None:
+    if type_ is not None and type_ not in event_log.EVENT_CLASSES:
+        known = ", ".join(sorted(event_log.EVENT_CLASSES))
+        raise ApiProblem(
+            422, "unknown-event-type", f"unknown event type {type_!r}; known: {known}"
+        )
+
+
+class EventsController(Controller):
+    """Every event of the log, for auditors and followers."""
+
+    path = "/api/events"
+    tags = ["events"]
+
+    @get(
+        "/",
+        sync_to_thread=False,
+        summary="A page of the audit log, oldest first, optionally filtered",
+        responses=documented(422, 503),
+    )
+    def page(
+        self,
+        read_model: NamedDependency[ReadModel],
+        after: Annotated[
+            int, QueryParameter(ge=0, le=2**62, description="Start after this position")
+        ] = 0,
+        limit: Annotated[
+            int,
+            QueryParameter(ge=1, le=MAX_LIMIT, description="At most this many events"),
+        ] = 100,
+        tool: Annotated[
+            str | None, QueryParameter(description="Only events about this tool")
+        ] = None,
+        actor: Annotated[
+            str | None, QueryParameter(description="Only events by this actor")
+        ] = None,
+        type_: Annotated[
+            str | None,
+            QueryParameter(
+                name="type", description="Only this event type, e.g. Review.Revised"
+            ),
+        ] = None,
+    ) -> AuditPage:
+        """``next`` is the ``after`` of the next page; null when this is the last."""
+        _check_type(type_)
+        return read_model.events(
+            after=after, limit=limit, tool=tool, actor=actor, type=type_
+        )
+
+    @get(
+        "/stream",
+        summary="The log as server-sent events, live, resumable with Last-Event-ID",
+        responses=documented(422),
+    )
+    async def stream(
+        self,
+        request: Request[Any, Any, State],
+        ledger: NamedDependency[Ledger],
+        after: Annotated[
+            int | None,
+            QueryParameter(
+                ge=0,
+                le=2**62,
+                description="Start after this position (default: the current head)",
+            ),
+        ] = None,
+        last_event_id: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Last-Event-ID", description="Resume after this event id"
+            ),
+        ] = None,
+    ) -> ServerSentEvent:
+        """Each event's SSE ``id`` is its log position and ``event`` its type.
+
+        A reconnecting client sends ``Last-Event-ID`` and gets every event
+        after it, so nothing is missed. Idle streams get a keep-alive comment.
+        Events come straight from the log, so they arrive before the read
+        models have caught up.
+        """
+        if last_event_id is not None:
+            try:
+                after = int(last_event_id)
+            except ValueError:
+                after = -1
+            if after < 0:
+                raise ApiProblem(
+                    422,
+                    "invalid-last-event-id",
+                    f"Last-Event-ID must be a log position, not {last_event_id!r}",
+                )
+        if after is None:
+            after = await anyio.to_thread.run_sync(ledger.head_position)
+        settings = request.app.state.settings
+        events: AsyncIterator[ServerSentEventMessage] = follow(
+            ledger,
+            after,
+            poll=settings.stream_poll_seconds,
+            keepalive=settings.stream_keepalive_seconds,
+        )
+        return ServerSentEvent(events)

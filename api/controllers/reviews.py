@@ -1,0 +1,144 @@
+"""``/api/tools/{slug}/reviews``: the panel's reviews; a reviewer writes their own."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio.to_thread
+from litestar import Controller, Request, Response, delete, get, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.exceptions import PermissionDeniedException
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+
+from api import writes
+from api.problems import documented
+from api.schemas import ReviewList, ReviewPut, WriteReceipt
+from api.security import principal_of, requires
+from ledger import errors
+from ledger.application import Ledger
+from projections.queries import ReadModel
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match", description="The review version the change is based on"
+    ),
+]
+
+
+def _own_review(request: Request[Any, Any, State], handle: FromPath[str]) -> None:
+    principal = principal_of(request)
+    if principal.reviewer != handle:
+        msg = (
+            f"this reviewer token writes reviews as {principal.reviewer!r} only, "
+            f"not as {handle!r}"
+        )
+        raise PermissionDeniedException(msg)
+
+
+def _unchanged(
+    ledger: NamedDependency[Ledger], slug: FromPath[str], handle: FromPath[str]
+) -> WriteReceipt:
+    """The answer to a PUT equal to the live review: nothing appended."""
+    version = ledger.review(slug, handle)["version"]
+    return WriteReceipt(version=version, position=ledger.head_position())
+
+
+class ReviewsController(Controller):
+    """One reviewer's verdict on one tool, revised and withdrawn with reasons."""
+
+    path = "/api/tools/{slug:str}/reviews"
+    tags = ["reviews"]
+
+    @get(
+        "/",
+        sync_to_thread=False,
+        summary="Each panel reviewer's current review of the tool",
+        responses=documented(404, 503),
+    )
+    def list_reviews(
+        self, slug: FromPath[str], read_model: NamedDependency[ReadModel]
+    ) -> ReviewList:
+        if read_model.tool(slug) is None:
+            raise errors.ToolNotFound(f"no tool {slug!r}")
+        return ReviewList(items=read_model.reviews(slug))
+
+    @put(
+        "/{handle:str}",
+        guards=[requires("reviewer")],
+        summary="Submit, revise or resubmit one's review (that reviewer)",
+        responses=documented(400, 401, 403, 404, 409, 412, 413, 422),
+    )
+    async def put_review(
+        self,
+        slug: FromPath[str],
+        handle: FromPath[str],
+        request: Request[Any, Any, State],
+        data: JSONBody[ReviewPut],
+        ledger: NamedDependency[Ledger],
+        if_match: IfMatch = None,
+    ) -> Response[WriteReceipt]:
+        """The review becomes what the body says, whatever it was before.
+
+        A first review answers 201; a revision (which needs a ``reason``) or
+        a resubmission after a withdrawal answers 200. PUT is idempotent: a
+        body equal to the live review appends nothing and answers 200 with
+        the review's current version and the log head as ``position``, so a
+        retried PUT neither fails nor writes twice.
+        """
+        del if_match  # declared for OpenAPI; parsed by writes.if_match
+        _own_review(request, handle)
+        try:
+            receipt = await writes.run(
+                request,
+                ledger.put_review,
+                writes.context(request, principal_of(request)),
+                slug,
+                handle,
+                verdict=data.verdict,
+                rationale=data.rationale,
+                reason=data.reason,
+                expected_version=writes.if_match(request),
+            )
+        except errors.NothingChanged:
+            receipt = await anyio.to_thread.run_sync(_unchanged, ledger, slug, handle)
+            return writes.answer(receipt)
+        if receipt.version == 1:
+            return writes.answer(
+                receipt, status=201, location=f"/api/tools/{slug}/reviews"
+            )
+        return writes.answer(receipt)
+
+    @delete(
+        "/{handle:str}",
+        guards=[requires("reviewer")],
+        status_code=200,
+        summary="Withdraw one's review, saying why (that reviewer)",
+        responses=documented(400, 401, 403, 404, 409, 412, 422),
+    )
+    async def withdraw(
+        self,
+        slug: FromPath[str],
+        handle: FromPath[str],
+        request: Request[Any, Any, State],
+        ledger: NamedDependency[Ledger],
+        reason: Annotated[
+            str,
+            QueryParameter(name="reason", max_length=1000, description="Why; required"),
+        ] = "",
+        if_match: IfMatch = None,
+    ) -> Response[WriteReceipt]:
+        """A withdrawn review stops counting; withdrawing it again is 409."""
+        del if_match  # declared for OpenAPI; parsed by writes.if_match
+        _own_review(request, handle)
+        receipt = await writes.run(
+            request,
+            ledger.withdraw_review,
+            writes.context(request, principal_of(request)),
+            slug,
+            handle,
+            reason=reason,
+            expected_version=writes.if_match(request),
+        )
+        return writes.answer(receipt)

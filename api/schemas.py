@@ -1,0 +1,161 @@
+"""Request and response bodies of the JSON API.
+
+These are the wire format, kept apart from the ledger's event classes and
+the read models' rows so that either side can change without the other. The
+constraints mirror :mod:`ledger.rules` so OpenAPI tells clients the limits;
+the ledger still enforces its rules itself, whatever arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from ledger import rules
+from projections.models import Card, ComparisonSummary, HistoryItem, ReviewItem
+
+Slug = Annotated[
+    str,
+    Meta(
+        pattern=rules.SLUG.pattern,
+        max_length=64,
+        description="1-64 lowercase letters, digits or inner hyphens",
+        examples=["code-llama-4"],
+    ),
+]
+Name = Annotated[str, Meta(min_length=1, max_length=rules.MAX_NAME)]
+ShortText = Annotated[str, Meta(max_length=rules.MAX_NAME)]
+Tagline = Annotated[str, Meta(max_length=rules.TOOL_FIELD_LIMITS["tagline"])]
+LongText = Annotated[str, Meta(max_length=rules.MAX_TEXT)]
+Rationale = Annotated[str, Meta(min_length=1, max_length=rules.MAX_RATIONALE)]
+Reason = Annotated[
+    str,
+    Meta(
+        max_length=rules.MAX_REASON,
+        description="Why; needed for revisions, withdrawals, verdict-affecting edits",
+    ),
+]
+Verdict = Literal["ship", "skip"]
+Lens = Literal["builder", "skeptic", "futurist", "buyer"]
+
+
+class ToolCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/tools``: a new tool as an editor describes it."""
+
+    slug: Slug
+    name: Name
+    vendor: Name
+    category: Name
+    tagline: Tagline = ""
+    description: LongText = ""
+    entry: ShortText = ""
+    license: ShortText = ""
+
+    def fields(self) -> dict[str, str]:
+        """The tool fields, without the slug."""
+        return {name: getattr(self, name) for name in rules.TOOL_FIELDS}
+
+
+class ToolUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """``PATCH /api/tools/{slug}``: only the fields present change."""
+
+    name: Name | UnsetType = UNSET
+    vendor: Name | UnsetType = UNSET
+    category: Name | UnsetType = UNSET
+    tagline: Tagline | UnsetType = UNSET
+    description: LongText | UnsetType = UNSET
+    entry: ShortText | UnsetType = UNSET
+    license: ShortText | UnsetType = UNSET
+    reason: Reason = ""
+
+    def changes(self) -> dict[str, str]:
+        """The fields the client sent, by name."""
+        found = {name: getattr(self, name) for name in rules.TOOL_FIELDS}
+        return {name: value for name, value in found.items() if value is not UNSET}
+
+
+class ReviewerCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/reviewers``: enroll a panel reviewer."""
+
+    handle: Slug
+    name: Name
+    lens: Lens
+
+
+class ReviewPut(msgspec.Struct, forbid_unknown_fields=True):
+    """``PUT /api/tools/{slug}/reviews/{handle}``: the reviewer's verdict."""
+
+    verdict: Verdict
+    rationale: Rationale
+    reason: Reason = ""
+
+
+class ComparisonCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /api/comparisons``: a head-to-head of two registered tools."""
+
+    a: Slug
+    b: Slug
+    question: Name
+
+
+class ToolVote(msgspec.Struct, forbid_unknown_fields=True):
+    """``PUT /api/tools/{slug}/vote``: a community ship/skip vote."""
+
+    choice: Verdict
+
+
+class ComparisonVote(msgspec.Struct, forbid_unknown_fields=True):
+    """``PUT /api/comparisons/{a}/{b}/vote``: the side a voter picks."""
+
+    pick: Slug
+
+
+class WriteReceipt(msgspec.Struct):
+    """What every write answers: the aggregate's new version and the log position.
+
+    Pass ``position`` as ``min_position`` on a read to see this write.
+    """
+
+    version: int
+    position: int
+
+
+class VoterToken(msgspec.Struct):
+    """An anonymous voter token, shown once."""
+
+    token: str
+
+
+class ToolList(msgspec.Struct):
+    """``GET /api/tools``: every tool's current card."""
+
+    items: list[Card]
+
+
+class ReviewList(msgspec.Struct):
+    """``GET /api/tools/{slug}/reviews``: each reviewer's current review."""
+
+    items: list[ReviewItem]
+
+
+class HistoryList(msgspec.Struct):
+    """``GET /api/tools/{slug}/history``: every event that moved the card."""
+
+    items: list[HistoryItem]
+
+
+class ComparisonList(msgspec.Struct):
+    """``GET /api/comparisons``: every published comparison."""
+
+    items: list[ComparisonSummary]
+
+
+class Health(msgspec.Struct):
+    """Liveness and how far this node's read model trails the log."""
+
+    status: Literal["ok", "lagging"]
+    head: int
+    projected: int
+    lag: int

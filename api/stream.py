@@ -1,0 +1,88 @@
+"""Following the log for the event stream, without blocking the event loop.
+
+Reads of the log run in a worker thread. Between reads the stream waits on
+an asyncio event that the ledger's listener sets after every append in this
+process, so local writes go out at once; appends by other processes (other
+workers, other nodes) are found by the periodic poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
+import msgspec
+from litestar.response.sse import ServerSentEventMessage
+
+from ledger import log as event_log
+from ledger.application import Ledger
+from projections.models import AuditItem
+
+BATCH = 500
+RETRY_MS = 2000
+_encode = msgspec.json.Encoder().encode
+
+
+def message(event: event_log.LoggedEvent) -> ServerSentEventMessage:
+    """One log event as an SSE message; ``data`` has the audit item shape."""
+    item = AuditItem(
+        position=event.position,
+        at=event.at,
+        type=event.type,
+        aggregate_id=event.aggregate_id,
+        version=event.version,
+        actor=event.actor,
+        reason=event.reason,
+        data=event.data,
+        request_id=event.request_id,
+    )
+    return ServerSentEventMessage(
+        data=_encode(item), event=event.type, id=event.position
+    )
+
+
+async def follow(
+    ledger: Ledger, after: int, *, poll: float, keepalive: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    """Yields every event after ``after``, then each new one as it is appended."""
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def on_append(_: int) -> None:
+        # Runs in the writer's thread; a closed loop must not fail the write.
+        try:
+            loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:
+            return
+
+    ledger.add_listener(on_append)
+    try:
+        yield ServerSentEventMessage(
+            data=None, comment="verdict ledger events", retry=RETRY_MS
+        )
+        quiet_since = loop.time()
+        while True:
+            wake.clear()
+            read = functools.partial(
+                event_log.read, ledger.recorder, after=after, limit=BATCH
+            )
+            events = await anyio.to_thread.run_sync(read)
+            for event in events:
+                yield message(event)
+                after = event.position
+            if len(events) == BATCH:
+                continue
+            now = loop.time()
+            if events:
+                quiet_since = now
+            elif now - quiet_since >= keepalive:
+                yield ServerSentEventMessage(data=None, comment="keep-alive")
+                quiet_since = now
+            wait = min(poll, max(keepalive - (now - quiet_since), 0.0))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=wait or poll)
+    finally:
+        ledger.remove_listener(on_append)

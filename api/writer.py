@@ -1,0 +1,90 @@
+"""One writer thread per worker: ledger commands run one after another.
+
+The event store takes one writer at a time anyway, so running commands from
+a pool of threads only adds contention: threads queue on SQLite's write lock
+and on the GIL, and every command pays a thread hand-off both ways. Here the
+event loop puts commands on a queue; a single thread drains whatever has
+queued up, runs each command in turn (each is still its own transaction with
+its own outcome, so conflicts and refusals stay per command), and hands the
+whole batch of results back to the loop in one wake-up. Under load a batch
+grows with the queue, so the hand-off cost is shared by many requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+MAX_BATCH = 256
+
+_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in results:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+class Writer:
+    """Runs blocking callables in one dedicated thread, in arrival order."""
+
+    def __init__(self, name: str = "ledger-writer") -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    async def run(self, command: Callable[[], T]) -> T:
+        """Runs ``command`` in the writer thread and returns what it returns."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((command, loop, future))
+        return await future
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Finishes the queued commands, then stops the thread."""
+        self._jobs.put(None)
+        self._thread.join(timeout)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            batch = [job]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run_batch(batch)
+            if stop:
+                return
+
+    @staticmethod
+    def _run_batch(batch: list[_Job]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for command, loop, future in batch:
+            try:
+                outcome = (future, True, command())
+            except BaseException as error:
+                outcome = (future, False, error)
+            by_loop.setdefault(loop, []).append(outcome)
+        for loop, results in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, results)
+            except RuntimeError:  # the loop closed while the command ran
+                continue

@@ -1,0 +1,703 @@
+"""Folding batches of the log into the read models, exactly once.
+
+A batch is decoded, folded in memory against the few rows it touches (read
+with one ``SELECT … IN`` per table, not one query per event), and written
+back with one ``executemany`` per table, together with the new tracking
+position, in one ``BEGIN IMMEDIATE`` transaction. The tracking position is
+read again inside that transaction and every event at or below it is
+skipped, so several processes projecting into the same file never apply an
+event twice, and a crash between commits simply projects the batch again.
+
+Every event becomes one row of ``audit``; an event that changed a tool's card
+carries that card's figures before and after in the same row (the
+``history`` view), which halves the rows written per event.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+from eventsourcing.utils import resolve_topic
+
+from ledger.codec import upcast
+from ledger.domainmodel import pair
+from projections import schema
+from projections.source import Raw
+from projections.stats import figure_columns
+
+log = logging.getLogger(__name__)
+
+TOOL_FIELDS = (
+    "name",
+    "vendor",
+    "category",
+    "tagline",
+    "description",
+    "entry",
+    "license",
+)
+SQL_CHUNK = 900
+"""Bound parameters per ``IN (…)`` list, well below SQLite's limit."""
+
+COLUMNS = {
+    "reviewers": (
+        "handle", "id", "name", "lens", "retired", "version",
+        "enrolled_position", "position", "updated_at",
+    ),
+    "reviews": (
+        "id", "tool", "reviewer", "verdict", "rationale", "revision",
+        "submitted_at", "revised_at", "withdrawn", "version",
+        "submitted_position", "position",
+    ),
+    "comparisons": (
+        "lo", "hi", "id", "a", "b", "question", "retired", "version",
+        "published_position", "position", "updated_at",
+    ),
+}  # fmt: skip
+"""The columns of the tables written from row dicts."""
+
+Row = dict[str, Any]
+Change = tuple[Any, ...]
+"""The card part of an audit row: tool, other tool, kind, tool version, counts."""
+
+NO_CHANGE: Change = (None,) * 12
+AUDIT_COLUMNS = 21
+
+_decode_json = msgspec.json.Decoder().decode
+_encode_json = msgspec.json.Encoder().encode
+
+
+class Event(msgspec.Struct, gc=False):
+    """One decoded event, in the plain types the read models store."""
+
+    position: int
+    at: str
+    type: str
+    aggregate_id: str
+    version: int
+    actor: str
+    reason: str
+    request_id: str
+    data: dict[str, Any]
+
+
+def iso(at: datetime) -> str:
+    """A time as stored: UTC, ISO 8601 with microseconds and ``Z``.
+
+    Fixed width keeps stored times ordered as text, so as-of lookups compare
+    them in SQL. It is also exactly what msgspec writes for a UTC event
+    timestamp, so most stored times need no conversion at all.
+    """
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _at(value: str) -> str:
+    if len(value) == 27 and value[-1] == "Z":
+        return value
+    return iso(datetime.fromisoformat(value))
+
+
+@lru_cache(maxsize=512)
+def _event_type(topic: str) -> tuple[str, type[Any] | None]:
+    """The type name of a topic, and its class if stored states need upcasting."""
+    cls = resolve_topic(topic)
+    needs_upcast = getattr(cls, "class_version", 1) > 1
+    return topic.rpartition(":")[2], cls if needs_upcast else None
+
+
+def decode(raw: Raw) -> Event:
+    """Decodes one stored event; states of older class versions are upcast."""
+    position, aggregate_id, version, topic, state_bytes = raw
+    name, cls = _event_type(topic)
+    state = _decode_json(state_bytes)
+    if cls is not None:
+        upcast(cls, state)
+    at = state.pop("timestamp")
+    state.pop("originator_topic", None)
+    return Event(
+        position,
+        _at(at),
+        name,
+        aggregate_id,
+        version,
+        state.pop("actor", ""),
+        state.pop("reason", ""),
+        state.pop("request_id", ""),
+        state,
+    )
+
+
+@lru_cache(maxsize=65536)
+def _figures(ship: int, skip: int) -> tuple[Any, ...]:
+    return figure_columns(ship, skip)
+
+
+class GapError(RuntimeError):
+    """The file's tracking position is behind the batch's start.
+
+    Happens when the file was swapped for a rebuilt one that reflects less
+    than the batch assumed; the caller re-reads from the tracked position.
+    """
+
+
+def project(conn: sqlite3.Connection, after: int, raws: Sequence[Raw]) -> int:
+    """Applies ``raws`` (read after position ``after``) exactly once.
+
+    Args:
+        conn: A read-model connection in autocommit mode.
+        after: The position the batch was read after; the file must reflect
+            at least that much, or events between would be skipped.
+        raws: Consecutive events of the log, oldest first.
+
+    Returns:
+        The position the file reflects after this transaction.
+
+    Raises:
+        GapError: If the file reflects less than ``after``.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        tracked = schema.tracked_position(conn)
+        if tracked < after:
+            msg = f"read model at {tracked}, batch starts after {after}"
+            raise GapError(msg)
+        fresh = [raw for raw in raws if raw[0] > tracked]
+        if fresh:
+            Batch(conn).apply([decode(raw) for raw in fresh])
+            tracked = fresh[-1][0]
+            conn.execute(
+                "UPDATE tracking SET position = ? WHERE name = ?",
+                (tracked, schema.TRACKING),
+            )
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return tracked
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), SQL_CHUNK):
+        yield values[start : start + SQL_CHUNK]
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+class Batch:
+    """The in-memory fold of one batch, written back in one go.
+
+    The fold reads the current rows of whatever the batch touches, applies
+    each event to those rows in log order, and writes the touched rows once,
+    so a vote changed ten times in a batch costs one row write.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.tools: dict[str, Row] = {}
+        self.tool_slugs: dict[str, str] = {}
+        self.reviews: dict[str, Row] = {}
+        self.reviewers: dict[str, Row] = {}
+        self.comparisons: dict[str, Row] = {}
+        self.head_to_head: dict[tuple[str, str], list[int]] = {}
+        self.votes: dict[str, list[Any]] = {}
+        self.dirty_tools: set[str] = set()
+        self.dirty_reviews: set[str] = set()
+        self.dirty_reviewers: set[str] = set()
+        self.dirty_comparisons: set[str] = set()
+        self.dirty_head_to_head: set[tuple[str, str]] = set()
+        self.dirty_votes: set[str] = set()
+        self.split_keys: set[tuple[str, str]] = set()
+        self.new_pairs: set[tuple[str, str]] = set()
+        self.audit: list[tuple[Any, ...]] = []
+        self.tool_versions: list[tuple[Any, ...]] = []
+        self.handlers: dict[str, Callable[[Event], Change]] = {
+            "Tool.Registered": self.tool_registered,
+            "Tool.Edited": self.tool_changed,
+            "Tool.Retired": self.tool_changed,
+            "Tool.Reinstated": self.tool_changed,
+            "Reviewer.Enrolled": self.reviewer_enrolled,
+            "Reviewer.ProfileEdited": self.reviewer_changed,
+            "Reviewer.Retired": self.reviewer_changed,
+            "Review.Submitted": self.review_submitted,
+            "Review.Revised": self.review_changed,
+            "Review.Withdrawn": self.review_changed,
+            "Review.Resubmitted": self.review_changed,
+            "Comparison.Published": self.comparison_published,
+            "Comparison.Edited": self.comparison_changed,
+            "Comparison.Retired": self.comparison_changed,
+            "Vote.Cast": self.vote_cast,
+            "Vote.Changed": self.vote_changed,
+            "Vote.Retracted": self.vote_changed,
+        }
+
+    def apply(self, events: Sequence[Event]) -> None:
+        """Folds ``events`` and writes every touched row."""
+        self.load(events)
+        handlers = self.handlers
+        append = self.audit.append
+        encode = _encode_json
+        for event in events:
+            handler = handlers.get(event.type)
+            change = NO_CHANGE if handler is None else handler(event)
+            append(
+                (
+                    event.position,
+                    event.at,
+                    event.type,
+                    event.aggregate_id,
+                    event.version,
+                    event.actor,
+                    event.reason,
+                    event.request_id,
+                    encode(event.data).decode(),
+                    *change,
+                )
+            )
+        self.write()
+
+    # Loading what the batch touches.
+
+    def load(self, events: Sequence[Event]) -> None:
+        """Reads the current rows of every aggregate the batch refers to."""
+        tool_ids: set[str] = set()
+        slugs: set[str] = set()
+        review_ids: set[str] = set()
+        reviewer_ids: set[str] = set()
+        comparison_ids: set[str] = set()
+        pairs: set[tuple[str, str]] = set()
+        vote_ids: set[str] = set()
+        for event in events:
+            kind = event.type
+            if kind == "Vote.Cast":
+                _subject_needs(event.data["subject"], slugs, pairs)
+            elif kind.startswith("Vote."):
+                vote_ids.add(event.aggregate_id)
+            elif kind == "Review.Submitted":
+                slugs.add(event.data["tool"])
+            elif kind.startswith("Review."):
+                review_ids.add(event.aggregate_id)
+            elif kind.startswith("Tool.") and kind != "Tool.Registered":
+                tool_ids.add(event.aggregate_id)
+            elif kind.startswith("Reviewer.") and kind != "Reviewer.Enrolled":
+                reviewer_ids.add(event.aggregate_id)
+            elif kind.startswith("Comparison.") and kind != "Comparison.Published":
+                comparison_ids.add(event.aggregate_id)
+        for vote_id, subject, choice in self._select(
+            "SELECT id, subject, choice FROM votes WHERE id IN ({})", vote_ids
+        ):
+            self.votes[vote_id] = [subject, choice]
+            _subject_needs(subject, slugs, pairs)
+        for row in self._rows("SELECT * FROM reviews WHERE id IN ({})", review_ids):
+            self.reviews[row["id"]] = row
+            slugs.add(row["tool"])
+        for query, keys in (
+            ("SELECT * FROM tools WHERE id IN ({})", tool_ids),
+            ("SELECT * FROM tools WHERE slug IN ({})", slugs),
+        ):
+            for row in self._rows(query, keys):
+                self.tools[row["slug"]] = row
+                self.tool_slugs[row["id"]] = row["slug"]
+        for row in self._rows(
+            "SELECT * FROM reviewers WHERE id IN ({})", reviewer_ids
+        ):
+            self.reviewers[row["id"]] = row
+        for row in self._rows(
+            "SELECT * FROM comparisons WHERE id IN ({})", comparison_ids
+        ):
+            self.comparisons[row["id"]] = row
+        for chunk in _chunks(sorted(pairs)):
+            for lo, hi, lo_picks, hi_picks, total in self.conn.execute(
+                "SELECT lo, hi, lo_picks, hi_picks, total FROM head_to_head "
+                f"WHERE (lo, hi) IN (VALUES {','.join(['(?,?)'] * len(chunk))})",
+                [slug for key in chunk for slug in key],
+            ):
+                self.head_to_head[lo, hi] = [lo_picks, hi_picks, total]
+
+    def _select(self, query: str, keys: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
+        values = list(keys)
+        for chunk in _chunks(values):
+            yield from self.conn.execute(query.format(_marks(len(chunk))), chunk)
+
+    def _rows(self, query: str, keys: Iterable[Any]) -> Iterable[Row]:
+        values = list(keys)
+        for chunk in _chunks(values):
+            cursor = self.conn.execute(query.format(_marks(len(chunk))), chunk)
+            names = [column[0] for column in cursor.description]
+            for found in cursor.fetchall():
+                yield dict(zip(names, found, strict=True))
+
+    # Tools.
+
+    def tool_registered(self, event: Event) -> Change:
+        data = event.data
+        slug = data["slug"]
+        card: Row = {
+            "slug": slug,
+            "id": event.aggregate_id,
+            **{name: data.get(name, "") for name in TOOL_FIELDS},
+            "panel_ship": 0,
+            "panel_skip": 0,
+            "community_ship": 0,
+            "community_skip": 0,
+            "version": event.version,
+            "position": event.position,
+            "updated_at": event.at,
+            "retired": 0,
+            "registered_position": event.position,
+        }
+        self.tools[slug] = card
+        self.tool_slugs[event.aggregate_id] = slug
+        self._tool_version(card, event)
+        return self._changed(card, event, "tool", (0, 0, 0, 0))
+
+    def tool_changed(self, event: Event) -> Change:
+        slug = self.tool_slugs.get(event.aggregate_id)
+        if slug is None:
+            return self._unknown(event, "tool")
+        card = self.tools[slug]
+        before = _counts(card)
+        if event.type == "Tool.Edited":
+            for name, value in event.data["changes"].items():
+                if name in TOOL_FIELDS:
+                    card[name] = value
+        else:
+            card["retired"] = int(event.type == "Tool.Retired")
+        card["version"] = event.version
+        self._tool_version(card, event)
+        return self._changed(card, event, "tool", before)
+
+    @staticmethod
+    def _unknown(event: Event, what: str) -> Change:
+        log.warning("event %s names an unknown %s", event.position, what)
+        return NO_CHANGE
+
+    def _tool_version(self, card: Row, event: Event) -> None:
+        self.tool_versions.append(
+            (
+                card["slug"],
+                card["version"],
+                *(card[name] for name in TOOL_FIELDS),
+                card["retired"],
+                event.at,
+                event.position,
+            )
+        )
+
+    def _changed(
+        self, card: Row, event: Event, kind: str, before: tuple[int, int, int, int]
+    ) -> Change:
+        """Marks ``card`` changed by ``event``; returns the audit row's card part."""
+        card["position"] = event.position
+        card["updated_at"] = event.at
+        slug = card["slug"]
+        self.dirty_tools.add(slug)
+        return (
+            slug,
+            None,
+            kind,
+            card["version"],
+            *before,
+            card["panel_ship"],
+            card["panel_skip"],
+            card["community_ship"],
+            card["community_skip"],
+        )
+
+    # Reviewers.
+
+    def reviewer_enrolled(self, event: Event) -> Change:
+        data = event.data
+        self.reviewers[event.aggregate_id] = {
+            "handle": data["handle"],
+            "id": event.aggregate_id,
+            "name": data["name"],
+            "lens": data["lens"],
+            "retired": 0,
+            "version": event.version,
+            "enrolled_position": event.position,
+            "position": event.position,
+            "updated_at": event.at,
+        }
+        self.dirty_reviewers.add(event.aggregate_id)
+        return NO_CHANGE
+
+    def reviewer_changed(self, event: Event) -> Change:
+        reviewer = self.reviewers.get(event.aggregate_id)
+        if reviewer is None:
+            return self._unknown(event, "reviewer")
+        if event.type == "Reviewer.Retired":
+            reviewer["retired"] = 1
+        else:
+            for name, value in event.data["changes"].items():
+                if name in ("name", "lens"):
+                    reviewer[name] = value
+        reviewer["version"] = event.version
+        reviewer["position"] = event.position
+        reviewer["updated_at"] = event.at
+        self.dirty_reviewers.add(event.aggregate_id)
+        return NO_CHANGE
+
+    # Reviews.
+
+    def review_submitted(self, event: Event) -> Change:
+        data = event.data
+        review: Row = {
+            "id": event.aggregate_id,
+            "tool": data["tool"],
+            "reviewer": data["reviewer"],
+            "verdict": data["verdict"],
+            "rationale": data["rationale"],
+            "revision": 0,
+            "submitted_at": event.at,
+            "revised_at": None,
+            "withdrawn": 0,
+            "version": event.version,
+            "submitted_position": event.position,
+            "position": event.position,
+        }
+        self.reviews[event.aggregate_id] = review
+        return self._review_counted(review, None, event)
+
+    def review_changed(self, event: Event) -> Change:
+        review = self.reviews.get(event.aggregate_id)
+        if review is None:
+            return self._unknown(event, "review")
+        counted = None if review["withdrawn"] else review["verdict"]
+        if event.type == "Review.Withdrawn":
+            review["withdrawn"] = 1
+        else:
+            review["verdict"] = event.data["verdict"]
+            review["rationale"] = event.data["rationale"]
+            review["withdrawn"] = 0
+            review["revision"] += 1
+            review["revised_at"] = event.at
+        review["version"] = event.version
+        review["position"] = event.position
+        return self._review_counted(review, counted, event)
+
+    def _review_counted(self, review: Row, counted: str | None, event: Event) -> Change:
+        """Moves the review's weight on its tool's panel figures."""
+        self.dirty_reviews.add(review["id"])
+        self.split_keys.add((review["tool"], review["reviewer"]))
+        card = self.tools.get(review["tool"])
+        if card is None:
+            return self._unknown(event, "tool")
+        before = _counts(card)
+        if counted is not None:
+            card["panel_" + counted] -= 1
+        if not review["withdrawn"]:
+            card["panel_" + review["verdict"]] += 1
+        return self._changed(card, event, "review", before)
+
+    # Comparisons.
+
+    def comparison_published(self, event: Event) -> Change:
+        data = event.data
+        lo, hi = pair(data["a"], data["b"])
+        self.comparisons[event.aggregate_id] = {
+            "lo": lo,
+            "hi": hi,
+            "id": event.aggregate_id,
+            "a": data["a"],
+            "b": data["b"],
+            "question": data["question"],
+            "retired": 0,
+            "version": event.version,
+            "published_position": event.position,
+            "position": event.position,
+            "updated_at": event.at,
+        }
+        self.dirty_comparisons.add(event.aggregate_id)
+        self.head_to_head[lo, hi] = [0, 0, 0]
+        self.dirty_head_to_head.add((lo, hi))
+        self.new_pairs.add((lo, hi))
+        return _concerns(lo, hi)
+
+    def comparison_changed(self, event: Event) -> Change:
+        comparison = self.comparisons.get(event.aggregate_id)
+        if comparison is None:
+            return self._unknown(event, "comparison")
+        if event.type == "Comparison.Retired":
+            comparison["retired"] = 1
+        else:
+            comparison["question"] = event.data["question"]
+        comparison["version"] = event.version
+        comparison["position"] = event.position
+        comparison["updated_at"] = event.at
+        self.dirty_comparisons.add(event.aggregate_id)
+        return _concerns(comparison["lo"], comparison["hi"])
+
+    # Votes.
+
+    def vote_cast(self, event: Event) -> Change:
+        data = event.data
+        self.votes[event.aggregate_id] = [data["subject"], data["choice"]]
+        self.dirty_votes.add(event.aggregate_id)
+        return self._tally(data["subject"], None, data["choice"], event)
+
+    def vote_changed(self, event: Event) -> Change:
+        vote = self.votes.get(event.aggregate_id)
+        if vote is None:
+            return self._unknown(event, "vote")
+        previous = vote[1]
+        vote[1] = event.data["choice"] if event.type == "Vote.Changed" else None
+        self.dirty_votes.add(event.aggregate_id)
+        return self._tally(vote[0], previous, vote[1], event)
+
+    def _tally(
+        self, subject: str, previous: str | None, choice: str | None, event: Event
+    ) -> Change:
+        kind, _, key = subject.partition(":")
+        if kind == "tool":
+            card = self.tools.get(key)
+            if card is None:
+                return self._unknown(event, "tool")
+            before = _counts(card)
+            if previous is not None:
+                card["community_" + previous] -= 1
+            if choice is not None:
+                card["community_" + choice] += 1
+            return self._changed(card, event, "vote", before)
+        if kind != "comparison":
+            return NO_CHANGE
+        lo, _, hi = key.partition("/")
+        tally = self.head_to_head.get((lo, hi))
+        if tally is None:
+            return self._unknown(event, "comparison")
+        for picked, step in ((previous, -1), (choice, 1)):
+            if picked == lo:
+                tally[0] += step
+            elif picked == hi:
+                tally[1] += step
+        tally[2] = tally[0] + tally[1]
+        self.dirty_head_to_head.add((lo, hi))
+        return _concerns(lo, hi)
+
+    # Writing back.
+
+    def write(self) -> None:
+        """Writes every touched row with one statement per table."""
+        many = self.conn.executemany
+        many(f"INSERT INTO audit VALUES ({_marks(AUDIT_COLUMNS)})", self.audit)
+        many(f"INSERT INTO tool_versions VALUES ({_marks(12)})", self.tool_versions)
+        many(
+            f"INSERT OR REPLACE INTO tools VALUES ({_marks(26)})",
+            [_tool_row(self.tools[slug]) for slug in self.dirty_tools],
+        )
+        self._replace("reviewers", self.reviewers, self.dirty_reviewers)
+        self._replace("reviews", self.reviews, self.dirty_reviews)
+        self._replace("comparisons", self.comparisons, self.dirty_comparisons)
+        many(
+            "INSERT OR REPLACE INTO head_to_head VALUES (?,?,?,?,?)",
+            [(*key, *self.head_to_head[key]) for key in self.dirty_head_to_head],
+        )
+        many(
+            "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
+            [(key, *self.votes[key]) for key in self.dirty_votes],
+        )
+        self.write_splits()
+
+    def _replace(self, table: str, rows: dict[str, Row], dirty: set[str]) -> None:
+        columns = COLUMNS[table]
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO {table} ({','.join(columns)}) "
+            f"VALUES ({_marks(len(columns))})",
+            [tuple(rows[key][name] for name in columns) for key in dirty],
+        )
+
+    def write_splits(self) -> None:
+        """Recomputes the reviewer split of every comparison the batch touched.
+
+        The split is a pure function of the current reviews, so it is derived
+        from the reviews table (already written) rather than folded event by
+        event.
+        """
+        many = self.conn.executemany
+        many(
+            "INSERT OR REPLACE INTO splits (lo, hi, reviewer, lo_verdict, hi_verdict) "
+            "SELECT ?1, ?2, reviewer, "
+            "max(CASE WHEN tool = ?1 THEN verdict END), "
+            "max(CASE WHEN tool = ?2 THEN verdict END) "
+            "FROM reviews WHERE tool IN (?1, ?2) AND withdrawn = 0 GROUP BY reviewer",
+            sorted(self.new_pairs),
+        )
+        if not self.split_keys:
+            return
+        by_tool: dict[str, set[str]] = {}
+        for tool, reviewer in self.split_keys:
+            by_tool.setdefault(tool, set()).add(reviewer)
+        keys = set()
+        for query in (
+            "SELECT lo, hi FROM comparisons WHERE lo IN ({})",
+            "SELECT lo, hi FROM comparisons WHERE hi IN ({})",
+        ):
+            for lo, hi in self._select(query, by_tool):
+                if (lo, hi) in self.new_pairs:
+                    continue
+                for tool in (lo, hi):
+                    for reviewer in by_tool.get(tool, ()):
+                        keys.add((lo, hi, reviewer))
+        ordered = sorted(keys)
+        many(
+            "INSERT OR REPLACE INTO splits (lo, hi, reviewer, lo_verdict, hi_verdict) "
+            "SELECT ?1, ?2, ?3, "
+            "(SELECT verdict FROM reviews "
+            " WHERE tool = ?1 AND reviewer = ?3 AND withdrawn = 0), "
+            "(SELECT verdict FROM reviews "
+            " WHERE tool = ?2 AND reviewer = ?3 AND withdrawn = 0)",
+            ordered,
+        )
+        many(
+            "DELETE FROM splits WHERE lo = ? AND hi = ? AND reviewer = ? "
+            "AND lo_verdict IS NULL AND hi_verdict IS NULL",
+            ordered,
+        )
+
+
+def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -> None:
+    kind, _, key = subject.partition(":")
+    if kind == "tool":
+        slugs.add(key)
+    elif kind == "comparison":
+        lo, _, hi = key.partition("/")
+        pairs.add((lo, hi))
+
+
+def _concerns(lo: str, hi: str) -> Change:
+    """The card part of an event that concerns two tools but changes no card."""
+    return (lo, hi, *NO_CHANGE[2:])
+
+
+def _counts(card: Row) -> tuple[int, int, int, int]:
+    return (
+        card["panel_ship"],
+        card["panel_skip"],
+        card["community_ship"],
+        card["community_skip"],
+    )
+
+
+def _tool_row(card: Row) -> tuple[Any, ...]:
+    return (
+        card["slug"],
+        card["id"],
+        *(card[name] for name in TOOL_FIELDS),
+        *_figures(card["panel_ship"], card["panel_skip"]),
+        *_figures(card["community_ship"], card["community_skip"]),
+        card["version"],
+        card["position"],
+        card["updated_at"],
+        card["retired"],
+        card["registered_position"],
+    )

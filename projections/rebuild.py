@@ -1,0 +1,191 @@
+"""Rebuilding the read models from position 0, blue/green.
+
+The log is replayed into a fresh generation file beside the live one with the
+same fold the live projector uses (so both produce the same rows), then
+swapped in with one atomic rename of the name readers open. Readers keep
+reading the old generation until the swap and never see a half-built view.
+
+The replay streams the log a batch at a time and keeps all state (votes,
+reviews…) in the new file, so memory stays bounded however long the log is.
+The file is bulk-loaded without a journal and without the query indexes,
+which are built once at the end; a failed rebuild just deletes its file.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from ledger.application import Ledger
+from projections import fold, schema, store
+from projections.source import LogSource
+
+BATCH_SIZE = 10_000
+
+_Advance = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    """What a rebuild replayed: events, the position reached, and how fast."""
+
+    events: int
+    position: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Events per second."""
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+class RateColumn(ProgressColumn):
+    """Events per second, as rich only knows bytes per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} events/s", style="cyan")
+
+
+def build(
+    ledger: Ledger,
+    target: Path,
+    *,
+    stop: int | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+    console: Console | None = None,
+) -> RebuildResult:
+    """Replays the log from position 0 (up to ``stop``) into a new file.
+
+    Args:
+        ledger: The ledger whose log is replayed.
+        target: A path where no file exists yet.
+        stop: Replay up to this position only (the view as it stood then).
+        batch_size: Events per transaction.
+        progress: Show a progress bar with events/s and ETA.
+        console: Where the progress bar is drawn.
+
+    Raises:
+        FileExistsError: If ``target`` already exists.
+    """
+    if target.exists():
+        msg = f"{target} already exists; a rebuild starts from an empty file"
+        raise FileExistsError(msg)
+    started = time.perf_counter()
+    conn = store.connect(target, wal=False)
+    try:
+        # Nothing to protect while loading: a failed build is deleted whole.
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-65536")
+        schema.migrate(conn, stop_before=schema.QUERY_INDEX_MIGRATION)
+        source = LogSource(ledger)
+        total = stop if stop is not None else source.head()
+        events = 0
+        after = 0
+        with _progress(progress, total, console) as advance:
+            while True:
+                batch = source.read(after, batch_size, stop)
+                if not batch:
+                    break
+                after = fold.project(conn, after, batch)
+                events += len(batch)
+                advance(len(batch), after)
+        source.close()
+        schema.migrate(conn)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except BaseException:
+        conn.close()
+        store.discard(target)
+        raise
+    conn.close()
+    _fsync(target)
+    return RebuildResult(
+        events=events, position=after, seconds=time.perf_counter() - started
+    )
+
+
+def rebuild(
+    ledger: Ledger,
+    path: Path,
+    *,
+    batch_size: int = BATCH_SIZE,
+    progress: bool = False,
+    console: Console | None = None,
+) -> RebuildResult:
+    """Rebuilds every read model of ``path`` from the log and swaps it in.
+
+    Rebuilds of one path are serialised; live projectors and readers carry on
+    with the old generation and move to the new one when they notice the swap.
+    """
+    path = Path(path)
+    with store.rebuild_lock(path):
+        _remove_abandoned(path)
+        built = store.new_generation(path)
+        result = build(
+            ledger, built, batch_size=batch_size, progress=progress, console=console
+        )
+        try:
+            store.swap_in(path, built)
+        except BaseException:
+            store.discard(built)
+            raise
+        _fsync(path.parent)
+    return result
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Deletes generations left by rebuilds that died before their swap."""
+    current = os.path.realpath(path)
+    for generation in store.generations(path):
+        if os.path.realpath(generation) != current:
+            store.discard(generation)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _progress(
+    enabled: bool, total: int, console: Console | None
+) -> Iterator[_Advance]:
+    if not enabled:
+        yield lambda _events, _position: None
+        return
+    columns = (
+        TextColumn("[bold]rebuild"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("rebuild", total=total or None)
+        yield lambda _events, position: bar.update(task, completed=position)

@@ -1,0 +1,243 @@
+"""The read models' tables, created and evolved by sqlite-utils migrations.
+
+Every table is keyed so that ``SELECT *`` ordered by its key is the same for
+an incremental projection and a full rebuild: no rowids that depend on how
+many times a row was replaced, no wall-clock values (times come from events).
+
+Indexes that only queries need are a migration of their own, so a rebuild can
+bulk-load into bare tables and index them once at the end, which is much
+faster than keeping the indexes up to date row by row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+TRACKING = "readmodel"
+"""The tracking row's name: one position for every read model in the file."""
+
+migrations = Migrations("projections.readmodel")
+
+FIGURE_COLUMNS = """
+    {p}_ship INTEGER NOT NULL, {p}_skip INTEGER NOT NULL, {p}_total INTEGER NOT NULL,
+    {p}_pct REAL, {p}_low REAL, {p}_high REAL"""
+
+TABLES = {
+    "tracking": """
+        CREATE TABLE tracking (
+            name TEXT PRIMARY KEY,
+            position INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    # One card per tool: its fields, both figure sets and what it reflects.
+    "tools": f"""
+        CREATE TABLE tools (
+            slug TEXT PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL, vendor TEXT NOT NULL, category TEXT NOT NULL,
+            tagline TEXT NOT NULL, description TEXT NOT NULL, entry TEXT NOT NULL,
+            license TEXT NOT NULL,
+            {FIGURE_COLUMNS.format(p="panel")},
+            {FIGURE_COLUMNS.format(p="community")},
+            version INTEGER NOT NULL,
+            position INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            retired INTEGER NOT NULL,
+            registered_position INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    # Each version of a tool's own fields, so an as-of card is one lookup.
+    "tool_versions": """
+        CREATE TABLE tool_versions (
+            slug TEXT NOT NULL, version INTEGER NOT NULL,
+            name TEXT NOT NULL, vendor TEXT NOT NULL, category TEXT NOT NULL,
+            tagline TEXT NOT NULL, description TEXT NOT NULL, entry TEXT NOT NULL,
+            license TEXT NOT NULL, retired INTEGER NOT NULL,
+            at TEXT NOT NULL, position INTEGER NOT NULL,
+            PRIMARY KEY (slug, version)
+        ) WITHOUT ROWID""",
+    "reviewers": """
+        CREATE TABLE reviewers (
+            handle TEXT PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL, lens TEXT NOT NULL, retired INTEGER NOT NULL,
+            version INTEGER NOT NULL, enrolled_position INTEGER NOT NULL,
+            position INTEGER NOT NULL, updated_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    # The current review per (tool, reviewer); withdrawn ones are kept, flagged.
+    "reviews": """
+        CREATE TABLE reviews (
+            id TEXT PRIMARY KEY,
+            tool TEXT NOT NULL, reviewer TEXT NOT NULL,
+            verdict TEXT NOT NULL, rationale TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            submitted_at TEXT NOT NULL, revised_at TEXT,
+            withdrawn INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            submitted_position INTEGER NOT NULL, position INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    # ``lo``/``hi`` is the order-free key of the pair; ``a``/``b`` as published.
+    "comparisons": """
+        CREATE TABLE comparisons (
+            lo TEXT NOT NULL, hi TEXT NOT NULL,
+            id TEXT NOT NULL UNIQUE,
+            a TEXT NOT NULL, b TEXT NOT NULL, question TEXT NOT NULL,
+            retired INTEGER NOT NULL, version INTEGER NOT NULL,
+            published_position INTEGER NOT NULL, position INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (lo, hi)
+        ) WITHOUT ROWID""",
+    # Each reviewer's live verdicts on both tools of a comparison.
+    "splits": """
+        CREATE TABLE splits (
+            lo TEXT NOT NULL, hi TEXT NOT NULL, reviewer TEXT NOT NULL,
+            lo_verdict TEXT, hi_verdict TEXT,
+            PRIMARY KEY (lo, hi, reviewer)
+        ) WITHOUT ROWID""",
+    "head_to_head": """
+        CREATE TABLE head_to_head (
+            lo TEXT NOT NULL, hi TEXT NOT NULL,
+            lo_picks INTEGER NOT NULL, hi_picks INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            PRIMARY KEY (lo, hi)
+        ) WITHOUT ROWID""",
+    # Every vote's current choice (NULL once retracted): Changed and Retracted
+    # events name only the vote, so this is what they are folded against.
+    "votes": """
+        CREATE TABLE votes (
+            id BLOB PRIMARY KEY,
+            subject TEXT NOT NULL,
+            choice TEXT
+        ) WITHOUT ROWID""",
+    # The audit index: every event of the log, envelope and data. An event
+    # that changed a tool's card also carries, in the same row, the card's
+    # figures before and after it (``kind`` says how it changed the card) and
+    # the version of the tool's fields it showed: that is the verdict
+    # history, and an as-of card is one lookup of it. Figures are stored as
+    # the counts they derive from; shares and intervals are a pure function of
+    # those. ``tool``/``other_tool`` name the tools an event concerns.
+    "audit": """
+        CREATE TABLE audit (
+            position INTEGER PRIMARY KEY,
+            at TEXT NOT NULL, type TEXT NOT NULL, aggregate_id TEXT NOT NULL,
+            version INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+            request_id TEXT NOT NULL, data TEXT NOT NULL,
+            tool TEXT, other_tool TEXT, kind TEXT, tool_version INTEGER,
+            before_panel_ship INTEGER, before_panel_skip INTEGER,
+            before_community_ship INTEGER, before_community_skip INTEGER,
+            panel_ship INTEGER, panel_skip INTEGER,
+            community_ship INTEGER, community_skip INTEGER
+        )""",
+}
+
+KEYS = {
+    "tracking": "name",
+    "tools": "slug",
+    "tool_versions": "slug, version",
+    "reviewers": "handle",
+    "reviews": "id",
+    "comparisons": "lo, hi",
+    "splits": "lo, hi, reviewer",
+    "head_to_head": "lo, hi",
+    "votes": "id",
+    "audit": "position",
+}
+"""Each table's ordering key: what makes ``SELECT *`` comparable row by row."""
+
+READ_MODELS = (
+    "tools",
+    "reviews",
+    "reviewers",
+    "comparisons",
+    "splits",
+    "head_to_head",
+    "history",
+    "audit",
+)
+"""The tables queries answer from (the rest is state the fold needs)."""
+
+INDEXES = (
+    # Folding needs these, so they exist from the start.
+    ("reviews", ("tool", "reviewer"), True),
+    ("comparisons", ("hi",), False),
+)
+
+QUERY_INDEXES = (
+    ("audit", ("tool", "position"), False),
+    ("audit", ("type", "position"), False),
+    ("audit", ("actor", "position"), False),
+    ("audit", ("at",), False),
+)
+
+HISTORY_VIEW = """
+    CREATE VIEW history AS
+    SELECT position, tool AS slug, at, type, kind, actor, reason, tool_version,
+        before_panel_ship, before_panel_skip,
+        before_community_ship, before_community_skip,
+        panel_ship, panel_skip, community_ship, community_skip
+    FROM audit WHERE kind IS NOT NULL"""
+
+
+@migrations()
+def m001_tables(db: Database) -> None:
+    """Creates every table and the indexes the fold itself reads through."""
+    for ddl in TABLES.values():
+        db.execute(ddl)
+    db.execute(HISTORY_VIEW)
+    db.execute("INSERT INTO tracking (name, position) VALUES (?, 0)", [TRACKING])
+    for table, columns, unique in INDEXES:
+        db[table].create_index(columns, unique=unique)  # type: ignore[union-attr]
+
+
+QUERY_INDEX_MIGRATION = "m002_query_indexes"
+
+
+@migrations(name=QUERY_INDEX_MIGRATION)
+def m002_query_indexes(db: Database) -> None:
+    """Indexes for lookups by tool, actor, type and time; built last on rebuild."""
+    for table, columns, unique in QUERY_INDEXES:
+        db[table].create_index(columns, unique=unique)  # type: ignore[union-attr]
+    db.execute(
+        "CREATE INDEX idx_audit_other_tool ON audit (other_tool, position) "
+        "WHERE other_tool IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX idx_audit_verdicts ON audit (position) "
+        "WHERE kind IN ('tool', 'review')"
+    )
+
+
+def migrate(conn: sqlite3.Connection, *, stop_before: str | None = None) -> None:
+    """Applies pending migrations, once, even with several processes opening.
+
+    The check is lock-free; applying takes the write lock and checks again, so
+    two workers starting together cannot both create the tables.
+    """
+    db = Database(conn, execute_plugins=False, recursive_triggers=False)
+    if not migrations.pending(db):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        migrations.apply(db, stop_before=stop_before)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def is_migrated(conn: sqlite3.Connection) -> bool:
+    """Whether every migration, indexes included, has been applied."""
+    db = Database(conn, execute_plugins=False, recursive_triggers=False)
+    return not migrations.pending(db)
+
+
+def tracked_position(conn: sqlite3.Connection) -> int:
+    """The position every read model in the file reflects (0 before any)."""
+    try:
+        row = conn.execute(
+            "SELECT position FROM tracking WHERE name = ?", (TRACKING,)
+        ).fetchone()
+    except sqlite3.OperationalError:  # no tables yet
+        return 0
+    return int(row[0]) if row else 0

@@ -1,0 +1,548 @@
+"""How fast the read models rebuild from the log, beside two baselines.
+
+Generates a realistic log (tools, a panel, reviews with revisions and
+withdrawals, comparisons, and mostly community votes cast, changed and
+retracted) straight into a fresh event store: aggregates are built in memory
+with the real domain classes, mapped with the ledger's own mapper and
+bulk-inserted, since appending a million events one command at a time would
+take the better part of an hour. Then it measures, in one run:
+
+(a) scanning the log and decoding every event with msgspec, nothing else;
+(b) a full rebuild of every read model (in a child process, for a fair peak
+    RSS), which is what ``ledger rebuild`` does;
+(c) the naive path: eventsourcing's ``ProjectionRunner`` way, one domain
+    event and one transaction (with its tracking record) at a time, on a
+    sample of the log, extrapolated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+GOALS = {"rebuild_per_s": 150_000, "ratio_vs_naive": 30, "peak_rss_mb": 300}
+NAIVE_SAMPLE = 3000
+INSERT_BATCH = 20_000
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options."""
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="log length (default 1M)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="random seed")
+    parser.add_argument(
+        "--naive-sample",
+        type=int,
+        default=NAIVE_SAMPLE,
+        help="events projected one transaction each for baseline (c)",
+    )
+    parser.add_argument(
+        "--home", type=Path, help="keep the generated ledger here (default: temp)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Generates the log, measures (a), (b), (c) and returns the figures."""
+    if args.events < 1000:
+        msg = "--events must be at least 1000"
+        raise SystemExit(msg)
+    home = args.home or Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
+    say = (lambda *_: None) if args.json else _say
+    try:
+        started = time.perf_counter()
+        generated = generate(home, args.events, args.seed)
+        say(
+            f"generated {generated:,} events in {time.perf_counter() - started:.1f} s"
+        )
+        scan = measure_scan(home)
+        say(f"(a) scan + decode: {scan:,.0f} events/s")
+        child = measure_rebuild(home)
+        say(f"(b) rebuild:       {child['rate']:,.0f} events/s")
+        naive = measure_naive(home, args.naive_sample)
+        say(f"(c) naive:         {naive:,.0f} events/s")
+    finally:
+        if args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+    figures = {
+        "events": child["events"],
+        "scan_decode_per_s": round(scan),
+        "rebuild_per_s": round(child["rate"]),
+        "naive_per_s": round(naive),
+        "ratio_vs_scan": round(child["rate"] / scan, 3),
+        "ratio_vs_naive": round(child["rate"] / naive, 1),
+        "peak_rss_mb": round(child["peak_rss_mb"], 1),
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        _table(figures)
+    return figures
+
+
+def _say(*parts: object) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def _table(figures: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("figure", "value", "goal", title="rebuild benchmark")
+    table.add_row("events", f"{figures['events']:,}", "")
+    table.add_row("(a) scan + decode", f"{figures['scan_decode_per_s']:,} /s", "")
+    table.add_row(
+        "(b) rebuild", f"{figures['rebuild_per_s']:,} /s", ">= 150,000 /s"
+    )
+    table.add_row("(c) naive, 1 txn/event", f"{figures['naive_per_s']:,} /s", "")
+    table.add_row("b / a", f"{figures['ratio_vs_scan']:.2f}", "")
+    table.add_row("b / c", f"{figures['ratio_vs_naive']:.1f}x", ">= 30x")
+    table.add_row("peak RSS of (b)", f"{figures['peak_rss_mb']:.0f} MB", "<= 300 MB")
+    Console().print(table)
+
+
+# Generating the log.
+
+
+def generate(home: Path, events: int, seed: int) -> int:
+    """Writes a log of about ``events`` events into a fresh ledger at ``home``."""
+    from ledger.application import Ledger
+    from ledger.settings import Settings
+
+    ledger = Ledger(Settings(home=home))
+    try:
+        if ledger.head_position():
+            return ledger.head_position()
+        batch = []
+        written = 0
+        for domain_event in Generator(random.Random(seed)).events(events):
+            batch.append(ledger.mapper.to_stored_event(domain_event))
+            if len(batch) == INSERT_BATCH:
+                ledger.recorder.insert_events(batch)
+                written += len(batch)
+                batch = []
+        if batch:
+            ledger.recorder.insert_events(batch)
+            written += len(batch)
+        return written
+    finally:
+        ledger.close()
+
+
+class Generator:
+    """Drives the real aggregates through a plausible life of the site."""
+
+    def __init__(self, rng: random.Random) -> None:
+        from ledger import domainmodel, errors, rules
+        from ledger.context import Context
+
+        self.refused = errors.LedgerError
+        self.rng = rng
+        self.dm = domainmodel
+        self.verdicts = rules.VERDICTS
+        self.lenses = rules.LENSES
+        self.Context = Context
+        self.tools: list[Any] = []
+        self.active: list[Any] = []
+        self.reviewers: list[Any] = []
+        self.reviews: dict[tuple[str, str], Any] = {}
+        self.review_keys: list[tuple[str, str]] = []
+        self.comparisons: list[Any] = []
+        self.pairs: set[tuple[str, str]] = set()
+        self.votes: list[Any] = []
+        self.voters = 0
+
+    def ctx(self, actor: str) -> Any:
+        return self.Context(actor=actor, request_id=f"r{self.rng.getrandbits(40):x}")
+
+    def events(self, total: int) -> Iterator[Any]:
+        """Yields about ``total`` domain events, in the order they happened."""
+        produced = 0
+        n_tools = max(20, total // 2000)
+        for index in range(n_tools):
+            produced += yield from self._emit(self._register(index))
+        for index in range(40):
+            reviewer = self.dm.Reviewer.enroll(
+                self.ctx("admin"),
+                f"reviewer-{index}",
+                f"Reviewer {index}",
+                self.lenses[index % 4],
+            )
+            self.reviewers.append(reviewer)
+            produced += yield from self._emit(reviewer)
+        actions = (
+            (self._vote_tool, 55),
+            (self._change_vote, 16),
+            (self._retract_vote, 6),
+            (self._vote_comparison, 14),
+            (self._submit_review, 4),
+            (self._revise_review, 2),
+            (self._withdraw_review, 0.6),
+            (self._resubmit_review, 0.4),
+            (self._publish_comparison, 0.5),
+            (self._edit_tool, 0.4),
+            (self._retire_or_reinstate, 0.1),
+        )
+        choose = self.rng.choices
+        functions = [function for function, _ in actions]
+        weights = [weight for _, weight in actions]
+        while produced < total:
+            for action in choose(functions, weights, k=1000):
+                try:
+                    aggregate = action()
+                except self.refused:  # the domain said no, as it would live
+                    continue
+                if aggregate is not None:
+                    produced += yield from self._emit(aggregate)
+
+    @staticmethod
+    def _emit(aggregate: Any) -> Iterator[Any]:
+        events = aggregate.collect_events()
+        yield from events
+        return len(events)
+
+    def _register(self, index: int) -> Any:
+        tool = self.dm.Tool.register(
+            self.ctx("editor"),
+            f"tool-{index}",
+            {
+                "name": f"Tool {index}",
+                "vendor": f"Vendor {index % 97}",
+                "category": self.rng.choice(("Developer Tools", "Writing", "Search")),
+                "tagline": f"The {index}th tool of the benchmark",
+                "description": "An AI tool under review. " * 8,
+                "entry": self.rng.choice(("Free", "$10/month", "$20/month")),
+                "license": self.rng.choice(("Apache 2.0", "Proprietary", "MIT")),
+            },
+        )
+        self.tools.append(tool)
+        self.active.append(tool)
+        return tool
+
+    def _tool(self) -> Any:
+        # Popular tools get most of the attention.
+        return self.active[int(len(self.active) * self.rng.random() ** 2)]
+
+    def _vote_tool(self) -> Any:
+        self.voters += 1
+        tool = self._tool()
+        vote = self.dm.Vote.cast(
+            self.ctx("voter"),
+            f"tool:{tool.slug}",
+            f"{self.voters:032x}",
+            self.rng.choice(self.verdicts),
+            self.verdicts,
+        )
+        return self._keep(vote)
+
+    def _vote_comparison(self) -> Any:
+        if not self.comparisons:
+            return None
+        self.voters += 1
+        comparison = self.rng.choice(self.comparisons)
+        options = (comparison.a, comparison.b)
+        vote = self.dm.Vote.cast(
+            self.ctx("voter"),
+            comparison.subject(),
+            f"{self.voters:032x}",
+            self.rng.choice(options),
+            options,
+        )
+        return self._keep(vote)
+
+    def _keep(self, vote: Any) -> Any:
+        if len(self.votes) < 50_000:
+            self.votes.append(vote)
+        else:
+            self.votes[self.rng.randrange(len(self.votes))] = vote
+        return vote
+
+    def _options(self, vote: Any) -> tuple[str, ...]:
+        if vote.subject.startswith("tool:"):
+            return self.verdicts
+        return tuple(vote.subject.partition(":")[2].split("/"))
+
+    def _change_vote(self) -> Any:
+        if not self.votes:
+            return None
+        vote = self.rng.choice(self.votes)
+        options = self._options(vote)
+        choice = next(option for option in options if option != vote.choice)
+        vote.change(self.ctx("voter"), choice, options)
+        return vote
+
+    def _retract_vote(self) -> Any:
+        if not self.votes:
+            return None
+        vote = self.rng.choice(self.votes)
+        if vote.choice is None:
+            return None
+        vote.retract(self.ctx("voter"))
+        return vote
+
+    def _submit_review(self) -> Any:
+        tool = self._tool()
+        reviewer = self.rng.choice(self.reviewers)
+        key = (tool.slug, reviewer.handle)
+        if key in self.reviews:
+            return None
+        review = self.dm.Review.submit(
+            self.ctx(f"reviewer:{reviewer.handle}"),
+            tool,
+            reviewer,
+            self.rng.choice(self.verdicts),
+            "A considered rationale. " * 10,
+        )
+        self.reviews[key] = review
+        self.review_keys.append(key)
+        return review
+
+    def _some_review(self, *, withdrawn: bool) -> Any:
+        if not self.review_keys:
+            return None
+        review = self.reviews[self.rng.choice(self.review_keys)]
+        if review.withdrawn != withdrawn or review.tool not in self._active_slugs():
+            return None
+        return review
+
+    def _active_slugs(self) -> set[str]:
+        return {tool.slug for tool in self.active}
+
+    def _revise_review(self) -> Any:
+        review = self._some_review(withdrawn=False)
+        if review is None:
+            return None
+        verdict = "skip" if review.verdict == "ship" else "ship"
+        review.revise(
+            self.ctx(f"reviewer:{review.reviewer}"),
+            verdict,
+            review.rationale + " Revised.",
+            "new evidence",
+        )
+        return review
+
+    def _withdraw_review(self) -> Any:
+        review = self._some_review(withdrawn=False)
+        if review is None:
+            return None
+        review.withdraw(self.ctx(f"reviewer:{review.reviewer}"), "conflict of interest")
+        return review
+
+    def _resubmit_review(self) -> Any:
+        review = self._some_review(withdrawn=True)
+        if review is None:
+            return None
+        tool = next(t for t in self.active if t.slug == review.tool)
+        reviewer = next(r for r in self.reviewers if r.handle == review.reviewer)
+        review.resubmit(
+            self.ctx(f"reviewer:{review.reviewer}"),
+            tool,
+            reviewer,
+            self.rng.choice(self.verdicts),
+            "Back with a fresh look. " * 5,
+            "conflict resolved",
+        )
+        return review
+
+    def _publish_comparison(self) -> Any:
+        a, b = self.rng.sample(self.active, 2)
+        key = self.dm.pair(a.slug, b.slug)
+        if key in self.pairs or len(self.comparisons) >= 3 * len(self.tools):
+            return None
+        comparison = self.dm.Comparison.publish(
+            self.ctx("editor"), a, b, f"{a.slug} or {b.slug}?"
+        )
+        self.pairs.add(key)
+        self.comparisons.append(comparison)
+        return comparison
+
+    def _edit_tool(self) -> Any:
+        tool = self.rng.choice(self.active)
+        tool.edit(
+            self.ctx("editor"),
+            {"entry": f"${self.rng.randrange(5, 50)}/month"},
+            "pricing changed",
+        )
+        return tool
+
+    def _retire_or_reinstate(self) -> Any:
+        retired = [tool for tool in self.tools if tool.retired]
+        if retired and self.rng.random() < 0.7:
+            tool = self.rng.choice(retired)
+            tool.reinstate(self.ctx("editor"), "back on the market")
+            self.active.append(tool)
+            return tool
+        if len(self.active) <= 10:
+            return None
+        tool = self.rng.choice(self.active)
+        tool.retire(self.ctx("editor"), "discontinued")
+        self.active.remove(tool)
+        return tool
+
+
+# Measuring.
+
+
+def measure_scan(home: Path) -> float:
+    """(a) Events per second of reading the log and decoding every event."""
+    from ledger import log
+    from ledger.application import Ledger
+    from ledger.settings import Settings
+
+    ledger = Ledger(Settings(home=home))
+    try:
+        started = time.perf_counter()
+        count = 0
+        for batch in log.batches(ledger.recorder, size=10_000):
+            for notification in batch:
+                log.decode(notification)
+            count += len(batch)
+        return count / (time.perf_counter() - started)
+    finally:
+        ledger.close()
+
+
+def measure_rebuild(home: Path) -> dict[str, float]:
+    """(b) A full rebuild in a child process: its rate and peak RSS."""
+    result = subprocess.run(
+        [sys.executable, __file__, "--child-rebuild", str(home)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _child_rebuild(home: Path) -> None:
+    from ledger.application import Ledger
+    from ledger.settings import Settings
+    from projections.rebuild import rebuild
+    from projections.store import readmodel_path
+
+    settings = Settings(home=home)
+    ledger = Ledger(settings)
+    result = rebuild(ledger, readmodel_path(settings))
+    ledger.close()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "events": result.events,
+                "seconds": result.seconds,
+                "rate": result.rate,
+                "peak_rss_mb": peak_kb / 1024,
+            }
+        )
+    )
+
+
+def measure_naive(home: Path, sample: int) -> float:
+    """(c) One event per transaction, the ``ProjectionRunner`` way, on a sample."""
+    from eventsourcing.persistence import Tracking
+
+    from ledger.application import Ledger
+    from ledger.settings import Settings
+
+    ledger = Ledger(Settings(home=home))
+    target = home / "naive.sqlite"
+    projection = NaiveProjection(NaiveView(target))
+    try:
+        notifications = ledger.recorder.select_notifications(start=1, limit=sample)
+        started = time.perf_counter()
+        for notification in notifications:
+            domain_event = ledger.mapper.to_domain_event(notification)
+            projection.process_event(domain_event, Tracking(ledger.name, notification.id))
+        elapsed = time.perf_counter() - started
+        return len(notifications) / elapsed
+    finally:
+        projection.view.close()
+        ledger.close()
+        for name in ("naive.sqlite", "naive.sqlite-wal", "naive.sqlite-shm"):
+            (home / name).unlink(missing_ok=True)
+
+
+class NaiveView:
+    """A materialised view that records each event with its tracking, alone."""
+
+    def __init__(self, path: Path) -> None:
+        from projections import schema, store
+
+        self.conn = store.connect(path)
+        schema.migrate(self.conn)
+
+    def record(self, event: Any, tracking: Any) -> None:
+        from projections import fold, schema
+
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if schema.tracked_position(conn) < tracking.notification_id:
+                fold.Batch(conn).apply([event])
+                conn.execute(
+                    "UPDATE tracking SET position = ? WHERE name = ?",
+                    (tracking.notification_id, schema.TRACKING),
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _naive_projection_class() -> type[Any]:
+    from eventsourcing.projection import Projection
+
+    from ledger.log import LoggedEvent
+
+    envelope = {"originator_id", "originator_version", "timestamp", "actor"}
+    envelope |= {"reason", "request_id", "originator_topic"}
+
+    class _NaiveProjection(Projection[Any]):
+        """Processes one domain event at a time, as ``ProjectionRunner`` calls it."""
+
+        name = "naive"
+
+        def process_event(self, domain_event: Any, tracking: Any) -> None:
+            state = vars(domain_event)
+            cls = type(domain_event)
+            event = LoggedEvent(
+                position=tracking.notification_id,
+                at=domain_event.timestamp,
+                type=f"{cls.__qualname__}",
+                aggregate_id=domain_event.originator_id,
+                version=domain_event.originator_version,
+                actor=domain_event.actor,
+                reason=domain_event.reason,
+                request_id=domain_event.request_id,
+                data={k: v for k, v in state.items() if k not in envelope},
+            )
+            self.view.record(event, tracking)
+
+    return _NaiveProjection
+
+
+def NaiveProjection(view: NaiveView) -> Any:  # noqa: N802 - a class, built lazily
+    """eventsourcing's ``Projection`` over :class:`NaiveView` (built on first use)."""
+    return _naive_projection_class()(view)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child-rebuild":
+        _child_rebuild(Path(sys.argv[2]))
+    else:
+        parser = argparse.ArgumentParser(description=__doc__)
+        add_arguments(parser)
+        run(parser.parse_args())

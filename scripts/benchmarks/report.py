@@ -1,0 +1,110 @@
+"""Printing a benchmark's figures: a table for people, one JSON object for tools.
+
+A figure is only meaningful beside the baseline measured in the same run on
+the same machine, so each table row shows a figure, its baseline, their ratio
+and the goal for that ratio. The JSON form is the flat figures dictionary and
+nothing else, so that ``bench.py NAME --json`` output can be appended to a
+file and tracked over time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+Figures = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table.
+
+    Attributes:
+        label: What was measured, in words.
+        key: The figure's key in the figures dictionary.
+        unit: Printed after the value, e.g. ``"/s"`` or ``" ms"``.
+        baseline: Key of the figure this one is compared with, if any.
+        ratio: Key of the ratio figure (``key / baseline``), if any.
+        goal: The least acceptable ratio, if there is a goal.
+    """
+
+    label: str
+    key: str
+    unit: str = ""
+    baseline: str | None = None
+    ratio: str | None = None
+    goal: float | None = None
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    per_mib = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes or KiB
+    return peak / per_mib
+
+
+def filesystem(path: Path) -> str:
+    """The device and filesystem type holding ``path``, e.g. ``/dev/vda ext4``.
+
+    Durable commits are as fast as the disk's flush, so a rate means little
+    without saying which disk it was measured on.
+    """
+    path = path.resolve()
+    best = ("?", "?", "")
+    try:
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            for line in mounts:
+                device, mount_point, kind, *_ = line.split()
+                inside = path == Path(mount_point) or Path(mount_point) in path.parents
+                if inside and len(mount_point) >= len(best[2]):
+                    best = (device, kind, mount_point)
+    except OSError:
+        return "unknown"
+    return f"{best[0]} {best[1]}"
+
+
+def _number(value: float, unit: str) -> str:
+    if unit == "/s":
+        return f"{value:,.0f} /s"
+    if unit == "x":
+        return f"{value:.2f}"
+    return f"{value:,.2f}{unit}"
+
+
+def print_json(figures: Figures) -> None:
+    """Prints the figures as exactly one JSON object on one line of stdout."""
+    sys.stdout.write(json.dumps(figures, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def print_table(title: str, rows: list[Row], figures: Figures) -> None:
+    """Prints each figure beside its baseline, the ratio and its goal."""
+    table = Table(title=title, title_justify="left")
+    for column in ("figure", "value", "baseline", "ratio", "goal", ""):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for row in rows:
+        value = _number(figures[row.key], row.unit)
+        if row.baseline is None:
+            table.add_row(row.label, value, "", "", "", "")
+            continue
+        baseline = _number(figures[row.baseline], row.unit)
+        ratio = (
+            figures[row.ratio]
+            if row.ratio is not None
+            else figures[row.key] / figures[row.baseline]
+        )
+        goal, verdict = "", ""
+        if row.goal is not None:
+            goal = f">= {row.goal:g}"
+            verdict = "[green]met[/]" if ratio >= row.goal else "[red]missed[/]"
+        table.add_row(row.label, value, baseline, f"{ratio:.2f}", goal, verdict)
+    console = Console()
+    console.print(table)
+    console.print(f"peak RSS: {peak_rss_mb():.0f} MiB (pid {os.getpid()})")

@@ -1,0 +1,259 @@
+"""The event store's recorders: eventsourcing's, configured and extended on purpose.
+
+Two things are added to eventsourcing's SQLite and PostgreSQL recorders.
+
+Durable, cheap SQLite connections. eventsourcing's SQLite pool opens its
+connections with a statement cache of one (``cached_statements=True``), so a
+command that alternates a ``SELECT`` and an ``INSERT`` re-prepares every
+statement, and it leaves a commit's durability to however the SQLite library
+was compiled. :class:`LedgerSQLiteFactory` opens the same pooled connections
+with a real statement cache and ``synchronous=FULL`` stated outright, so a
+commit that returned is on disk whatever the platform's default is.
+
+Conditional appends. A vote must not land on a retired tool, a review must
+not land on a retired tool or by a retired reviewer. Checking the tool and
+then appending the vote leaves a window in which the tool can be retired;
+``insert_events(..., unchanged=[(tool_id, version)])`` closes it by checking,
+inside the appending transaction, that each named aggregate is still at the
+version the command saw, and appending nothing if one has moved on
+(:class:`DependencyChanged`). The command then reloads and decides again.
+Because the check is exact, a command may decide on a cached aggregate without
+first reading the store to see whether it is current.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteFactory,
+)
+from eventsourcing.utils import Environment, EnvType
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+STATEMENT_CACHE = 64
+
+Unchanged = Sequence[tuple[UUID, int]]
+"""Aggregates, by id, that must still be at these versions for an append."""
+
+
+class DependencyChanged(Exception):
+    """An aggregate a command decided on moved on before its events landed."""
+
+    def __init__(self, originator_id: UUID, expected: int, actual: int | None):
+        super().__init__(
+            f"{originator_id} is at version {actual}, not {expected}; nothing appended"
+        )
+        self.originator_id = originator_id
+
+
+class ConditionalAppends:
+    """Marks a recorder whose ``insert_events`` honours ``unchanged=...``.
+
+    eventsourcing passes unknown keyword arguments down and ignores them, so
+    the ledger asks for this marker rather than trusting any recorder with a
+    condition it would silently drop.
+    """
+
+
+class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
+    """Pooled connections in WAL mode, ``synchronous=FULL``, statements cached."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            conn = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # eventsourcing issues BEGIN itself
+                cached_statements=STATEMENT_CACHE,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as error:
+            raise InterfaceError(error) from error
+        if not self.is_sqlite_memory_mode:
+            if not self.is_journal_mode_wal:
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode.lower() != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    self.journal_mode_was_changed_to_wal = True
+                self.is_journal_mode_wal = True
+            # A per-connection setting: every pooled connection needs it.
+            conn.execute("PRAGMA synchronous=FULL")
+        conn.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=conn, max_age=self.max_age)
+
+
+class LedgerSQLiteApplicationRecorder(ConditionalAppends, SQLiteApplicationRecorder):
+    """SQLite recorder with conditional appends and single-statement reads."""
+
+    def __init__(
+        self, datastore: Any, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name)
+        self.select_version_statement = (
+            f"SELECT MAX(originator_version) FROM {self.events_table_name} "
+            "WHERE originator_id=?"
+        )
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        unchanged: Unchanged = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        """Appends in one transaction, if ``unchanged`` still holds.
+
+        The same statements as eventsourcing's ``insert_events``, issued on
+        the pooled writer connection's own cursor: eventsourcing's transaction
+        and cursor wrappers cost more than the ``INSERT`` they wrap.
+        """
+        if kwargs.get("tracking") is not None:  # process recorders only
+            return super().insert_events(stored_events, **kwargs)
+        with (
+            self.datastore.get_connection(commit=True) as conn,
+            conn.cursor() as cursor,
+        ):
+            try:
+                cursor.execute("BEGIN")
+                ids: list[Any] = []
+                for event in stored_events:
+                    cursor.execute(
+                        self.insert_events_statement,
+                        (
+                            event.originator_id.hex
+                            if isinstance(event.originator_id, UUID)
+                            else event.originator_id,
+                            event.originator_version,
+                            event.topic,
+                            event.state,
+                        ),
+                    )
+                    ids.append(cursor.lastrowid)
+                # The INSERT took SQLite's write lock, so this reads the
+                # newest committed state and nobody appends until we commit.
+                for originator_id, version in unchanged:
+                    cursor.execute(self.select_version_statement, (originator_id.hex,))
+                    actual = cursor.fetchone()[0]
+                    if actual != version:
+                        raise DependencyChanged(originator_id, version, actual)
+                cursor.execute("COMMIT")
+            except BaseException as error:
+                conn.rollback()
+                if isinstance(error, sqlite3.IntegrityError):
+                    raise IntegrityError(error) from error
+                if isinstance(error, sqlite3.OperationalError):
+                    raise OperationalError(error) from error
+                raise
+        return ids
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """One autocommit ``SELECT``: already a consistent snapshot.
+
+        eventsourcing wraps each read in ``BEGIN`` … ``ROLLBACK``, two extra
+        statements on every aggregate load.
+        """
+        statement = self.select_events_statement
+        params: list[Any] = [
+            originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        ]
+        if gt is not None:
+            statement += "AND originator_version>? "
+            params.append(gt)
+        if lte is not None:
+            statement += "AND originator_version<=? "
+            params.append(lte)
+        statement += "ORDER BY originator_version " + ("DESC " if desc else "ASC ")
+        if limit is not None:
+            statement += "LIMIT ? "
+            params.append(limit)
+        with (
+            self.datastore.get_connection(commit=False) as conn,
+            conn.cursor() as cursor,
+        ):
+            rows = cursor.execute(statement, params).fetchall()
+        return [
+            StoredEvent(
+                originator_id=self.convert_originator_id(row["originator_id"]),
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=row["state"],
+            )
+            for row in rows
+        ]
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    """eventsourcing's SQLite factory with the ledger's pool and recorder."""
+
+    application_recorder_class = LedgerSQLiteApplicationRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        stock = self.datastore.pool  # lazy: it has opened no connection yet
+        self.datastore.pool = LedgerSQLiteConnectionPool(
+            db_name=stock.db_name, lock_timeout=stock.lock_timeout
+        )
+        stock.close()
+
+
+class LedgerPostgresApplicationRecorder(
+    ConditionalAppends, PostgresApplicationRecorder
+):
+    """PostgreSQL recorder with conditional appends.
+
+    Appends are serialised by the table lock eventsourcing takes, so the
+    check, made after the lock within the same transaction, is exact.
+    """
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        unchanged: Unchanged = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        if not unchanged:
+            return super().insert_events(stored_events, **kwargs)
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            self._check_unchanged(curs, unchanged)
+        return ids
+
+    def _check_unchanged(self, curs: Cursor[DictRow], unchanged: Unchanged) -> None:
+        statement = SQL(
+            "SELECT MAX(originator_version) AS version FROM {0}.{1} "
+            "WHERE originator_id = %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        for originator_id, version in unchanged:
+            curs.execute(statement, (originator_id,))
+            row = curs.fetchone()
+            actual = None if row is None else row["version"]
+            if actual != version:
+                raise DependencyChanged(originator_id, version, actual)

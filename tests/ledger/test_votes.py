@@ -1,0 +1,242 @@
+"""Community votes on a tool and on a head-to-head: cast, changed, retracted."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from ledger import errors
+from ledger.application import Ledger
+from ledger.context import Context
+from ledger.domainmodel import Vote
+from ledger.settings import Settings
+
+from .helpers import EDITOR, VOTER, envelope, refused, register, single_new_event
+
+IDENTITY = "carol@example.org"
+
+
+@pytest.fixture
+def tools(ledger: Ledger) -> Ledger:
+    """Tools alpha and beta, and their comparison."""
+    register(ledger, "alpha")
+    register(ledger, "beta")
+    ledger.publish_comparison(EDITOR, "alpha", "beta", question="Which?")
+    return ledger
+
+
+def test_cast_vote_records_only_the_keyed_hash(tools: Ledger) -> None:
+    # when carol votes ship on alpha
+    receipt = tools.cast_vote(VOTER, IDENTITY, "alpha", "ship")
+    # then Vote.Cast names her by a keyed hash, as actor and as voter
+    key = tools.voter_key(IDENTITY)
+    event = single_new_event(tools, 3, receipt)
+    assert len(key) == 32 and int(key, 16) >= 0
+    assert receipt.id == Vote.id_for("tool:alpha", key)
+    assert receipt.version == 1
+    assert envelope(event) == {
+        "type": "Vote.Cast",
+        "actor": f"voter:{key}",
+        "reason": "",
+        "request_id": "req-vote",
+    }
+    assert event.data == {"subject": "tool:alpha", "voter": key, "choice": "ship"}
+    assert tools.vote(IDENTITY, "tool:alpha") == "ship"
+
+
+def test_cast_again_changes_the_one_vote(tools: Ledger) -> None:
+    # given carol's ship on alpha
+    first = tools.cast_vote(VOTER, IDENTITY, "alpha", "ship")
+    # when she votes skip
+    second = tools.cast_vote(VOTER, IDENTITY, "alpha", "skip")
+    # then the same vote gets Vote.Changed
+    event = single_new_event(tools, first.position, second)
+    assert second.id == first.id
+    assert (event.type, second.version, event.data) == (
+        "Vote.Changed",
+        2,
+        {"choice": "skip"},
+    )
+    # and voting skip once more changes nothing, so it is refused
+    refused(tools, errors.NothingChanged, tools.cast_vote, VOTER, IDENTITY, "alpha", "skip")
+
+
+def test_different_voters_have_different_votes(tools: Ledger) -> None:
+    carol = tools.cast_vote(VOTER, IDENTITY, "alpha", "ship")
+    dave = tools.cast_vote(VOTER, "dave@example.org", "alpha", "ship")
+    other_tool = tools.cast_vote(VOTER, IDENTITY, "beta", "ship")
+    assert len({carol.id, dave.id, other_tool.id}) == 3
+    assert {carol.version, dave.version, other_tool.version} == {1}
+
+
+@pytest.mark.parametrize("choice", ["yes", "SHIP", "", "alpha"])
+def test_a_tool_vote_is_ship_or_skip(tools: Ledger, choice: str) -> None:
+    refused(tools, errors.InvalidChoice, tools.cast_vote, VOTER, IDENTITY, "alpha", choice)
+
+
+def test_retract_vote(tools: Ledger) -> None:
+    refused(tools, errors.VoteNotFound, tools.retract_vote, VOTER, IDENTITY, "alpha")
+    cast = tools.cast_vote(VOTER, IDENTITY, "alpha", "ship")
+    # when carol retracts her vote
+    retracted = tools.retract_vote(
+        Context(actor="voter", request_id="req-9"), IDENTITY, "alpha"
+    )
+    # then Vote.Retracted is recorded under her keyed hash
+    event = single_new_event(tools, cast.position, retracted)
+    assert envelope(event) == {
+        "type": "Vote.Retracted",
+        "actor": f"voter:{tools.voter_key(IDENTITY)}",
+        "reason": "",
+        "request_id": "req-9",
+    }
+    assert tools.vote(IDENTITY, "tool:alpha") is None
+    # and it cannot be retracted twice, but she can vote again
+    refused(tools, errors.VoteRetracted, tools.retract_vote, VOTER, IDENTITY, "alpha")
+    again = tools.cast_vote(VOTER, IDENTITY, "alpha", "skip")
+    event = single_new_event(tools, retracted.position, again)
+    assert (event.type, event.data, again.version) == (
+        "Vote.Changed",
+        {"choice": "skip"},
+        3,
+    )
+
+
+def test_a_retired_or_unknown_tool_takes_no_votes(tools: Ledger) -> None:
+    refused(tools, errors.ToolNotFound, tools.cast_vote, VOTER, IDENTITY, "gamma", "ship")
+    tools.cast_vote(VOTER, "dave", "alpha", "ship")
+    tools.retire_tool(EDITOR, "alpha", reason="discontinued")
+    refused(tools, errors.ToolRetired, tools.cast_vote, VOTER, IDENTITY, "alpha", "ship")
+    refused(tools, errors.ToolRetired, tools.cast_vote, VOTER, "dave", "alpha", "skip")
+    # once reinstated it takes votes again
+    tools.reinstate_tool(EDITOR, "alpha", reason="back")
+    assert tools.cast_vote(VOTER, IDENTITY, "alpha", "ship").version == 1
+
+
+def test_comparison_vote_picks_one_of_the_two(tools: Ledger) -> None:
+    head = tools.head_position()
+    # when carol picks beta in the head-to-head, naming the pair either way round
+    receipt = tools.cast_comparison_vote(VOTER, IDENTITY, "beta", "alpha", "beta")
+    # then Vote.Cast has the comparison as subject
+    event = single_new_event(tools, head, receipt)
+    key = tools.voter_key(IDENTITY)
+    assert receipt.id == Vote.id_for("comparison:alpha/beta", key)
+    assert event.data == {
+        "subject": "comparison:alpha/beta",
+        "voter": key,
+        "choice": "beta",
+    }
+    # and she can change her pick, retract it, but not pick a third tool
+    changed = tools.cast_comparison_vote(VOTER, IDENTITY, "alpha", "beta", "alpha")
+    assert single_new_event(tools, receipt.position, changed).type == "Vote.Changed"
+    refused(
+        tools,
+        errors.InvalidChoice,
+        tools.cast_comparison_vote,
+        VOTER,
+        IDENTITY,
+        "alpha",
+        "beta",
+        "ship",
+    )
+    retracted = tools.retract_comparison_vote(VOTER, IDENTITY, "alpha", "beta")
+    assert single_new_event(tools, changed.position, retracted).type == "Vote.Retracted"
+    assert tools.vote(IDENTITY, "comparison:alpha/beta") is None
+
+
+def test_comparison_vote_needs_a_live_comparison_of_live_tools(tools: Ledger) -> None:
+    register(tools, "gamma")
+    refused(
+        tools,
+        errors.ComparisonNotFound,
+        tools.cast_comparison_vote,
+        VOTER,
+        IDENTITY,
+        "alpha",
+        "gamma",
+        "alpha",
+    )
+    tools.retire_tool(EDITOR, "beta", reason="gone")
+    refused(
+        tools,
+        errors.ToolRetired,
+        tools.cast_comparison_vote,
+        VOTER,
+        IDENTITY,
+        "alpha",
+        "beta",
+        "alpha",
+    )
+    tools.reinstate_tool(EDITOR, "beta", reason="back")
+    tools.retire_comparison(EDITOR, "alpha", "beta", reason="stale")
+    refused(
+        tools,
+        errors.ComparisonRetired,
+        tools.cast_comparison_vote,
+        VOTER,
+        IDENTITY,
+        "alpha",
+        "beta",
+        "alpha",
+    )
+
+
+def test_voter_identities_never_reach_the_stored_log(
+    tools: Ledger, home: Path
+) -> None:
+    # given votes cast, changed and retracted by identities that are e-mails
+    identities = [IDENTITY, "dave@example.org", "erin-42"]
+    for identity in identities:
+        tools.cast_vote(VOTER, identity, "alpha", "ship")
+        tools.cast_vote(VOTER, identity, "alpha", "skip")
+        tools.cast_comparison_vote(VOTER, identity, "alpha", "beta", "beta")
+        tools.retract_vote(VOTER, identity, "alpha")
+    # then no stored row, in any column, contains an identity
+    with sqlite3.connect(Settings(home=home).events_path) as db:
+        rows = db.execute("SELECT * FROM stored_events").fetchall()
+    assert len(rows) == 3 + 4 * len(identities)
+    for row in rows:
+        stored = b"|".join(
+            value if isinstance(value, bytes) else str(value).encode() for value in row
+        )
+        for identity in identities:
+            assert identity.encode() not in stored
+        assert b"@" not in stored
+    # while the keyed hashes are there
+    keys = {tools.voter_key(identity) for identity in identities}
+    assert all(any(key.encode() in row[3] for row in rows) for key in keys)
+
+
+def test_the_voter_secret_is_created_once_with_mode_0600(home: Path) -> None:
+    # given a home without a secret
+    settings = Settings(home=home)
+    assert not settings.secret_path.exists()
+    # when a ledger opens there
+    first = Ledger(settings)
+    try:
+        key = first.voter_key(IDENTITY)
+    finally:
+        first.close()
+    # then the secret exists, readable by its owner only
+    mode = stat.S_IMODE(settings.secret_path.stat().st_mode)
+    assert mode == 0o600
+    assert len(settings.secret_path.read_bytes()) >= 32
+    # and a second ledger on the same home keys voters the same way
+    second = Ledger(settings)
+    try:
+        assert second.voter_key(IDENTITY) == key
+    finally:
+        second.close()
+
+
+def test_another_home_keys_the_same_voter_differently(tmp_path: Path) -> None:
+    keys = []
+    for name in ("one", "two"):
+        ledger = Ledger(Settings(home=tmp_path / name))
+        try:
+            keys.append(ledger.voter_key(IDENTITY))
+        finally:
+            ledger.close()
+    assert keys[0] != keys[1]

@@ -1,0 +1,172 @@
+"""Helpers shared by the read-side tests: dumping read models, driving commands."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ledger import errors
+from ledger.application import Ledger
+from ledger.context import Context
+from projections import schema
+
+LEDGER = str(Path(sys.executable).with_name("ledger"))
+
+
+def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model table's rows, in key order (migration records left out)."""
+    conn = sqlite3.connect(os.path.realpath(path))
+    try:
+        return {
+            table: conn.execute(
+                f"SELECT * FROM {table} ORDER BY {key}"
+            ).fetchall()
+            for table, key in schema.KEYS.items()
+        }
+    finally:
+        conn.close()
+
+
+def run_ledger(
+    home: Path, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Runs the ``ledger`` CLI on ``home`` in its own process."""
+    return subprocess.run(
+        [LEDGER, *args],
+        env={**os.environ, "LEDGER_HOME": str(home), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+TOOLS = ("alpha", "beta", "gamma")
+REVIEWERS = ("ada", "bob", "cy")
+VOTERS = ("v1", "v2", "v3", "v4")
+FIELDS = {
+    "name": "A tool",
+    "vendor": "Acme",
+    "category": "Developer Tools",
+    "tagline": "Does things",
+    "description": "It does things well.",
+    "entry": "Free",
+    "license": "MIT",
+}
+CTX = Context(actor="editor:test", request_id="test")
+
+
+def apply_command(ledger: Ledger, step: Sequence[Any]) -> bool:
+    """Runs one generated command; False when the domain refuses it."""
+    op, *args = step
+    try:
+        COMMANDS[op](ledger, *args)
+    except errors.LedgerError:
+        return False
+    return True
+
+
+def _register(ledger: Ledger, tool: int) -> None:
+    ledger.register_tool(CTX, TOOLS[tool], {**FIELDS, "name": TOOLS[tool].title()})
+
+
+def _edit(ledger: Ledger, tool: int, entry: str) -> None:
+    ledger.edit_tool(CTX, TOOLS[tool], {"entry": entry}, reason="repriced")
+
+
+def _retire(ledger: Ledger, tool: int) -> None:
+    ledger.retire_tool(CTX, TOOLS[tool], reason="gone")
+
+
+def _reinstate(ledger: Ledger, tool: int) -> None:
+    ledger.reinstate_tool(CTX, TOOLS[tool], reason="back")
+
+
+def _enroll(ledger: Ledger, reviewer: int, lens: str) -> None:
+    handle = REVIEWERS[reviewer]
+    ledger.enroll_reviewer(CTX, handle, name=handle.title(), lens=lens)
+
+
+def _lens(ledger: Ledger, reviewer: int, lens: str) -> None:
+    ledger.edit_reviewer(CTX, REVIEWERS[reviewer], {"lens": lens}, reason="new lens")
+
+
+def _review(ledger: Ledger, tool: int, reviewer: int, verdict: str, text: str) -> None:
+    ledger.put_review(
+        Context(actor=f"reviewer:{REVIEWERS[reviewer]}", request_id="test"),
+        TOOLS[tool],
+        REVIEWERS[reviewer],
+        verdict=verdict,
+        rationale=f"Because {text}.",
+        reason="changed my mind",
+    )
+
+
+def _withdraw(ledger: Ledger, tool: int, reviewer: int) -> None:
+    ledger.withdraw_review(
+        Context(actor=f"reviewer:{REVIEWERS[reviewer]}", request_id="test"),
+        TOOLS[tool],
+        REVIEWERS[reviewer],
+        reason="conflict",
+    )
+
+
+def _vote(ledger: Ledger, voter: int, tool: int, choice: str) -> None:
+    ledger.cast_vote(CTX, VOTERS[voter], TOOLS[tool], choice)
+
+
+def _retract(ledger: Ledger, voter: int, tool: int) -> None:
+    ledger.retract_vote(CTX, VOTERS[voter], TOOLS[tool])
+
+
+def _publish(ledger: Ledger, a: int, b: int) -> None:
+    ledger.publish_comparison(CTX, TOOLS[a], TOOLS[b], question="Which one?")
+
+
+def _pick(ledger: Ledger, voter: int, a: int, b: int, pick_a: bool) -> None:
+    pick = TOOLS[a] if pick_a else TOOLS[b]
+    ledger.cast_comparison_vote(CTX, VOTERS[voter], TOOLS[a], TOOLS[b], pick)
+
+
+def _unpick(ledger: Ledger, voter: int, a: int, b: int) -> None:
+    ledger.retract_comparison_vote(CTX, VOTERS[voter], TOOLS[a], TOOLS[b])
+
+
+def _question(ledger: Ledger, a: int, b: int, text: str) -> None:
+    ledger.edit_comparison(CTX, TOOLS[a], TOOLS[b], question=f"Which {text}?")
+
+
+def _retire_comparison(ledger: Ledger, a: int, b: int) -> None:
+    ledger.retire_comparison(CTX, TOOLS[a], TOOLS[b], reason="stale")
+
+
+COMMANDS = {
+    "register": _register,
+    "edit": _edit,
+    "retire": _retire,
+    "reinstate": _reinstate,
+    "enroll": _enroll,
+    "lens": _lens,
+    "review": _review,
+    "withdraw": _withdraw,
+    "vote": _vote,
+    "retract": _retract,
+    "publish": _publish,
+    "pick": _pick,
+    "unpick": _unpick,
+    "question": _question,
+    "retire_comparison": _retire_comparison,
+}
+
+
+def seed(ledger: Ledger) -> None:
+    """Registers every tool and reviewer, so random commands mostly succeed."""
+    for index in range(len(TOOLS)):
+        _register(ledger, index)
+    for index, lens in enumerate(("builder", "skeptic", "buyer")):
+        _enroll(ledger, index, lens)
