@@ -29,12 +29,13 @@ from api.controllers.reviewers import ReviewersController
 from api.controllers.reviews import ReviewsController
 from api.controllers.tools import ToolsController
 from api.controllers.votes import VotersController, VotesController
-from api.observability import RequestObserver, logging_config
+from api.observability import AccessLog, RequestObserver, logging_config
 from api.problems import problem_response
 from api.reads import EncodedCache, provide_read_model
 from api.security import Tokens, provide_principal
 from api.settings import ApiSettings
 from api.store import ApiStore
+from api.stream import Shutdown
 from api.writer import Writer
 from ledger.application import Ledger
 from projections.projector import Projector
@@ -67,8 +68,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     projector.catch_up()
     read_model = ReadModel(path)
     projector.start()
-    writer = Writer()
+    # Worker processes of one embedded store hand the write lock over in turn.
+    shared_lock = settings.write_lock and home.event_store is None
+    writer = Writer(home.home / "writer.lock" if shared_lock else None)
+    shutdown = Shutdown()
+    pass  # shutdown.watch_signals()
     app.state.update(
+        shutdown=shutdown,
         ledger=ledger,
         writer=writer,
         tokens=tokens,
@@ -82,6 +88,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        shutdown.stop()
+        if app.state.access_log is not None:
+            app.state.access_log.flush()
         writer.close()
         projector.close()
         read_model.close()
@@ -145,7 +154,9 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         state=State({"settings": settings, "encoded": EncodedCache()}),
         logging_config=None,
     )
-    app.asgi_handler = RequestObserver(app.asgi_handler, access_log=settings.access_log)
+    access_log = AccessLog() if settings.access_log else None
+    app.state.access_log = access_log
+    app.asgi_handler = RequestObserver(app.asgi_handler, access_log=access_log)
     return app
 
 

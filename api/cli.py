@@ -14,10 +14,13 @@ import tempfile
 
 import click
 
-from api.metrics import MULTIPROC_ENV
 from api.settings import ApiSettings
 
 TARGET = "api.app:create_app_from_env"
+# Named here, not imported from api.metrics: prometheus_client picks its
+# storage when first imported, and granian may fork the workers from this
+# process, so it must not be imported before the variable is set.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @click.command("serve")

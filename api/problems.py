@@ -20,6 +20,7 @@ from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.openapi import ResponseSpec
@@ -166,6 +167,8 @@ def to_problem(exc: Exception) -> tuple[Problem, dict[str, str]]:
             if exc.detail and exc.detail != phrase
             else _DEFAULT_DETAIL.get(status, phrase)
         )
+        if isinstance(exc.__cause__, SerializationException):
+            kind, detail = "malformed-body", f"the body is not valid JSON: {detail}"
         headers = dict(exc.headers or {})
         if isinstance(exc, NotAuthorizedException):
             headers.setdefault("WWW-Authenticate", 'Bearer realm="verdict-ledger"')

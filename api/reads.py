@@ -20,7 +20,13 @@ import msgspec
 from litestar import Request
 from litestar.datastructures import State
 from litestar.params import QueryParameter
-from litestar.types import Receive, Scope, Send
+from litestar.types import (
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)
 
 from api.problems import ApiProblem
 from projections.models import Card
@@ -77,7 +83,8 @@ async def provide_read_model(
     """App-level ``read_model`` dependency; honours ``min_position`` first."""
     if min_position:
         await reach(state, min_position)
-    return state.read_model  # type: ignore[no-any-return]
+    read_model: ReadModel = state.read_model
+    return read_model
 
 
 def card_etag(card: Card) -> str:
@@ -118,14 +125,18 @@ class Prebuilt:
         self.body = body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": self.status,
-                "headers": self.headers,
-            }
-        )
-        await send({"type": "http.response.body", "body": self.body})
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": self.status,
+            "headers": self.headers,
+        }
+        await send(start)
+        body: HTTPResponseBodyEvent = {
+            "type": "http.response.body",
+            "body": self.body,
+            "more_body": False,
+        }
+        await send(body)
 
 
 class Encoded:

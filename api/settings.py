@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ledger.settings import Settings
 
@@ -64,6 +65,8 @@ class ApiSettings:
             appended by other processes (local appends wake it at once).
         events_max_limit: Upper bound of ``limit`` on ``GET /api/events``.
         access_log: Whether to log one JSON line per request.
+        write_lock: Whether this node's workers take turns writing through a
+            file lock (embedded store only; see :class:`api.writer.Writer`).
         log_level: Level of the ``api`` loggers.
     """
 
@@ -80,6 +83,7 @@ class ApiSettings:
     stream_poll_seconds: float = 0.5
     events_max_limit: int = 1000
     access_log: bool = True
+    write_lock: bool = True
     log_level: str = "INFO"
 
     @classmethod
@@ -100,10 +104,11 @@ class ApiSettings:
             stream_poll_seconds=_float(env, "LEDGER_STREAM_POLL", 0.5),
             events_max_limit=_int(env, "LEDGER_EVENTS_MAX_LIMIT", 1000),
             access_log=_flag(env, "LEDGER_ACCESS_LOG", True),
+            write_lock=_flag(env, "LEDGER_WRITE_LOCK", True),
             log_level=(env.get("LEDGER_LOG_LEVEL") or "INFO").upper(),
         )
 
     @property
-    def api_db_path(self) -> os.PathLike[str]:
+    def api_db_path(self) -> Path:
         """The small SQLite file of idempotency keys and rate-limit windows."""
         return self.ledger.home / "api.sqlite"

@@ -13,9 +13,11 @@ grows with the queue, so the hand-off cost is shared by many requests.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import queue
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -35,9 +37,26 @@ def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 
 
 class Writer:
-    """Runs blocking callables in one dedicated thread, in arrival order."""
+    """Runs blocking callables in one dedicated thread, in arrival order.
 
-    def __init__(self, name: str = "ledger-writer") -> None:
+    Args:
+        lock_path: A file that the writers of all worker processes lock
+            (``flock``) around each batch. SQLite makes a writer that finds
+            the database locked sleep and retry, with sleeps growing to tens
+            of milliseconds, so two busy workers would mostly wait; a blocked
+            ``flock`` is woken the moment the other releases it, and one
+            hand-over serves a whole batch. None (as for PostgreSQL, which
+            queues writers itself) runs batches without it.
+        name: The thread's name.
+    """
+
+    def __init__(
+        self, lock_path: Path | None = None, name: str = "ledger-writer"
+    ) -> None:
+        self._lock_file = None
+        if lock_path is not None:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_file = lock_path.open("a+b")
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name=name, daemon=True)
         self._thread.start()
@@ -53,6 +72,8 @@ class Writer:
         """Finishes the queued commands, then stops the thread."""
         self._jobs.put(None)
         self._thread.join(timeout)
+        if self._lock_file is not None:
+            self._lock_file.close()
 
     def _work(self) -> None:
         while True:
@@ -70,7 +91,14 @@ class Writer:
                     stop = True
                     break
                 batch.append(more)
-            self._run_batch(batch)
+            if self._lock_file is None:
+                self._run_batch(batch)
+            else:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+                try:
+                    self._run_batch(batch)
+                finally:
+                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             if stop:
                 return
 

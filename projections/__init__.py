@@ -1,7 +1,7 @@
 """The read side: SQLite read models that follow the ledger's log.
 
 A :class:`Projector` folds the log into one read-model file per node, exactly
-once, live; :func:`rebuild` replays it into a fresh file and swaps it in;
+once, live; :func:`projections.rebuild.rebuild` replays it into a fresh file and swaps it in;
 :class:`ReadModel` answers queries with the Structs of :mod:`projections.models`.
 """
 
@@ -21,7 +21,6 @@ from projections.models import (
 )
 from projections.projector import Projector
 from projections.queries import ReadModel
-from projections.rebuild import RebuildResult, build, rebuild
 from projections.store import readmodel_path
 
 __all__ = [
@@ -37,10 +36,7 @@ __all__ = [
     "Lag",
     "Projector",
     "ReadModel",
-    "RebuildResult",
     "ReviewItem",
     "SplitItem",
-    "build",
     "readmodel_path",
-    "rebuild",
 ]

@@ -8,9 +8,10 @@ read again inside that transaction and every event at or below it is
 skipped, so several processes projecting into the same file never apply an
 event twice, and a crash between commits simply projects the batch again.
 
-Every event becomes one row of ``audit``; an event that changed a tool's card
-carries that card's figures before and after in the same row (the
-``history`` view), which halves the rows written per event.
+Every event becomes one row of ``audit``; every event that concerns a tool
+also becomes one row of ``tool_events``, which for an event that changed the
+tool's card holds the card's figures before and after it (the verdict
+history).
 """
 
 from __future__ import annotations
@@ -63,18 +64,24 @@ COLUMNS = {
 """The columns of the tables written from row dicts."""
 
 Row = dict[str, Any]
-Change = tuple[Any, ...]
-"""The card part of an audit row: tool, other tool, kind, tool version, counts."""
+Change = tuple[Any, ...] | None
+"""A ``tool_events`` row but its position: tool, other tool, kind, tool
+version and the eight counts; None when the event concerns no tool."""
 
-NO_CHANGE: Change = (None,) * 12
-AUDIT_COLUMNS = 21
+AuditSink = Callable[[int, int, list[tuple[Any, ...]]], None]
+"""Takes a committed batch's range ``(after, last]`` and the corrections its
+audit rows need, when another writer fills ``audit`` straight from the log."""
 
 _decode_json = msgspec.json.Decoder().decode
 _encode_json = msgspec.json.Encoder().encode
 
 
 class Event(msgspec.Struct, gc=False):
-    """One decoded event, in the plain types the read models store."""
+    """One decoded event, in the plain types the read models store.
+
+    ``exact`` is False when ``at`` or ``data`` differ from what a plain read
+    of the stored state gives (an unusual timestamp, an upcast state).
+    """
 
     position: int
     at: str
@@ -85,6 +92,7 @@ class Event(msgspec.Struct, gc=False):
     reason: str
     request_id: str
     data: dict[str, Any]
+    exact: bool = True
 
 
 def iso(at: datetime) -> str:
@@ -118,13 +126,16 @@ def decode(raw: Raw) -> Event:
     position, aggregate_id, version, topic, state_bytes = raw
     name, cls = _event_type(topic)
     state = _decode_json(state_bytes)
+    exact = True
     if cls is not None:
+        exact = state.get("class_version", 1) == cls.class_version
         upcast(cls, state)
-    at = state.pop("timestamp")
+    stamp = state.pop("timestamp")
+    at = _at(stamp)
     state.pop("originator_topic", None)
     return Event(
         position,
-        _at(at),
+        at,
         name,
         aggregate_id,
         version,
@@ -132,6 +143,7 @@ def decode(raw: Raw) -> Event:
         state.pop("reason", ""),
         state.pop("request_id", ""),
         state,
+        exact and at is stamp,
     )
 
 
@@ -148,7 +160,14 @@ class GapError(RuntimeError):
     """
 
 
-def project(conn: sqlite3.Connection, after: int, raws: Sequence[Raw]) -> int:
+def project(
+    conn: sqlite3.Connection,
+    after: int,
+    raws: Sequence[Raw],
+    *,
+    audit_sink: AuditSink | None = None,
+    votes: VoteCache | None = None,
+) -> int:
     """Applies ``raws`` (read after position ``after``) exactly once.
 
     Args:
@@ -156,6 +175,10 @@ def project(conn: sqlite3.Connection, after: int, raws: Sequence[Raw]) -> int:
         after: The position the batch was read after; the file must reflect
             at least that much, or events between would be skipped.
         raws: Consecutive events of the log, oldest first.
+        audit_sink: When given, ``audit`` rows are not written here; the
+            sink is told the committed range instead (see :data:`AuditSink`).
+        votes: Vote states held over from earlier batches (rebuilds only:
+            the file's ``votes`` table lags behind them until flushed).
 
     Returns:
         The position the file reflects after this transaction.
@@ -170,19 +193,21 @@ def project(conn: sqlite3.Connection, after: int, raws: Sequence[Raw]) -> int:
             msg = f"read model at {tracked}, batch starts after {after}"
             raise GapError(msg)
         fresh = [raw for raw in raws if raw[0] > tracked]
+        batch = Batch(conn, audit=audit_sink is None, votes=votes)
         if fresh:
-            Batch(conn).apply([decode(raw) for raw in fresh])
-            tracked = fresh[-1][0]
+            batch.apply([decode(raw) for raw in fresh])
             conn.execute(
                 "UPDATE tracking SET position = ? WHERE name = ?",
-                (tracked, schema.TRACKING),
+                (fresh[-1][0], schema.TRACKING),
             )
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    return tracked
+    if fresh and audit_sink is not None:
+        audit_sink(tracked, fresh[-1][0], batch.fixups)
+    return fresh[-1][0] if fresh else tracked
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -202,8 +227,16 @@ class Batch:
     so a vote changed ten times in a batch costs one row write.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        audit: bool = True,
+        votes: VoteCache | None = None,
+    ) -> None:
         self.conn = conn
+        self.write_audit = audit
+        self.vote_cache = votes
         self.tools: dict[str, Row] = {}
         self.tool_slugs: dict[str, str] = {}
         self.reviews: dict[str, Row] = {}
@@ -220,6 +253,8 @@ class Batch:
         self.split_keys: set[tuple[str, str]] = set()
         self.new_pairs: set[tuple[str, str]] = set()
         self.audit: list[tuple[Any, ...]] = []
+        self.fixups: list[tuple[Any, ...]] = []
+        self.tool_events: list[tuple[Any, ...]] = []
         self.tool_versions: list[tuple[Any, ...]] = []
         self.handlers: dict[str, Callable[[Event], Change]] = {
             "Tool.Registered": self.tool_registered,
@@ -245,25 +280,17 @@ class Batch:
         """Folds ``events`` and writes every touched row."""
         self.load(events)
         handlers = self.handlers
-        append = self.audit.append
-        encode = _encode_json
+        tool_events = self.tool_events.append
+        audit = self.audit.append if self.write_audit else None
         for event in events:
             handler = handlers.get(event.type)
-            change = NO_CHANGE if handler is None else handler(event)
-            append(
-                (
-                    event.position,
-                    event.at,
-                    event.type,
-                    event.aggregate_id,
-                    event.version,
-                    event.actor,
-                    event.reason,
-                    event.request_id,
-                    encode(event.data).decode(),
-                    *change,
-                )
-            )
+            change = None if handler is None else handler(event)
+            if change is not None:
+                tool_events((event.position, *change))
+            if audit is not None:
+                audit(_audit_row(event))
+            elif not event.exact:
+                self.fixups.append(_audit_row(event))
         self.write()
 
     # Loading what the batch touches.
@@ -293,11 +320,18 @@ class Batch:
                 reviewer_ids.add(event.aggregate_id)
             elif kind.startswith("Comparison.") and kind != "Comparison.Published":
                 comparison_ids.add(event.aggregate_id)
+        if self.vote_cache is not None:
+            self.votes = self.vote_cache.entries
+            vote_ids = self.vote_cache.missing(vote_ids)
         for vote_id, subject, choice in self._select(
             "SELECT id, subject, choice FROM votes WHERE id IN ({})", vote_ids
         ):
             self.votes[vote_id] = [subject, choice]
-            _subject_needs(subject, slugs, pairs)
+        for event in events:
+            if event.type.startswith("Vote.") and event.type != "Vote.Cast":
+                vote = self.votes.get(event.aggregate_id)
+                if vote is not None:
+                    _subject_needs(vote[0], slugs, pairs)
         for row in self._rows("SELECT * FROM reviews WHERE id IN ({})", review_ids):
             self.reviews[row["id"]] = row
             slugs.add(row["tool"])
@@ -380,7 +414,7 @@ class Batch:
     @staticmethod
     def _unknown(event: Event, what: str) -> Change:
         log.warning("event %s names an unknown %s", event.position, what)
-        return NO_CHANGE
+        return None
 
     def _tool_version(self, card: Row, event: Event) -> None:
         self.tool_versions.append(
@@ -430,7 +464,7 @@ class Batch:
             "updated_at": event.at,
         }
         self.dirty_reviewers.add(event.aggregate_id)
-        return NO_CHANGE
+        return None
 
     def reviewer_changed(self, event: Event) -> Change:
         reviewer = self.reviewers.get(event.aggregate_id)
@@ -446,7 +480,7 @@ class Batch:
         reviewer["position"] = event.position
         reviewer["updated_at"] = event.at
         self.dirty_reviewers.add(event.aggregate_id)
-        return NO_CHANGE
+        return None
 
     # Reviews.
 
@@ -570,7 +604,7 @@ class Batch:
                 card["community_" + choice] += 1
             return self._changed(card, event, "vote", before)
         if kind != "comparison":
-            return NO_CHANGE
+            return None
         lo, _, hi = key.partition("/")
         tally = self.head_to_head.get((lo, hi))
         if tally is None:
@@ -589,7 +623,8 @@ class Batch:
     def write(self) -> None:
         """Writes every touched row with one statement per table."""
         many = self.conn.executemany
-        many(f"INSERT INTO audit VALUES ({_marks(AUDIT_COLUMNS)})", self.audit)
+        many(f"INSERT INTO audit VALUES ({_marks(9)})", self.audit)
+        many(f"INSERT INTO tool_events VALUES ({_marks(13)})", self.tool_events)
         many(f"INSERT INTO tool_versions VALUES ({_marks(12)})", self.tool_versions)
         many(
             f"INSERT OR REPLACE INTO tools VALUES ({_marks(26)})",
@@ -602,10 +637,11 @@ class Batch:
             "INSERT OR REPLACE INTO head_to_head VALUES (?,?,?,?,?)",
             [(*key, *self.head_to_head[key]) for key in self.dirty_head_to_head],
         )
-        many(
-            "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
-            [(key, *self.votes[key]) for key in self.dirty_votes],
-        )
+        if self.vote_cache is not None:
+            self.vote_cache.dirty |= self.dirty_votes
+            self.vote_cache.spill(self.conn)
+        else:
+            write_votes(self.conn, self.votes, self.dirty_votes)
         self.write_splits()
 
     def _replace(self, table: str, rows: dict[str, Row], dirty: set[str]) -> None:
@@ -665,6 +701,61 @@ class Batch:
         )
 
 
+def write_votes(
+    conn: sqlite3.Connection, votes: dict[str, list[Any]], keys: Iterable[str]
+) -> None:
+    """Writes the current state of the votes ``keys`` names."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
+        [(key, *votes[key]) for key in sorted(keys)],
+    )
+
+
+class VoteCache:
+    """Vote states kept in memory between batches, for a rebuild only.
+
+    Votes are most of a log, and writing each one back after every batch
+    costs a random B-tree insert per event. A rebuild's file is private until
+    it is swapped in, so it may hold the newest votes in memory instead and
+    write them back late: the oldest in sorted chunks once ``capacity`` is
+    exceeded (memory stays bounded), the rest by :meth:`flush`.
+
+    Args:
+        capacity: The most vote states held in memory.
+    """
+
+    def __init__(self, capacity: int = 150_000) -> None:
+        self.capacity = capacity
+        self.entries: dict[str, list[Any]] = {}
+        self.dirty: set[str] = set()
+
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        """The ``keys`` not held in memory."""
+        entries = self.entries
+        return [key for key in keys if key not in entries]
+
+    def spill(self, conn: sqlite3.Connection) -> None:
+        """Writes back and forgets the oldest states while over capacity."""
+        excess = len(self.entries) - self.capacity
+        if excess <= 0:
+            return
+        excess += self.capacity // 4  # spill in large chunks, not one by one
+        oldest = []
+        for key in self.entries:
+            oldest.append(key)
+            if len(oldest) >= excess:
+                break
+        write_votes(conn, self.entries, self.dirty.intersection(oldest))
+        for key in oldest:
+            del self.entries[key]
+        self.dirty.difference_update(oldest)
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        """Writes back every state changed since it was last written."""
+        write_votes(conn, self.entries, self.dirty)
+        self.dirty.clear()
+
+
 def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -> None:
     kind, _, key = subject.partition(":")
     if kind == "tool":
@@ -675,8 +766,25 @@ def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -
 
 
 def _concerns(lo: str, hi: str) -> Change:
-    """The card part of an event that concerns two tools but changes no card."""
-    return (lo, hi, *NO_CHANGE[2:])
+    """The ``tool_events`` row of an event that concerns two tools, no card."""
+    return (lo, hi, *_NO_CARD)
+
+
+_NO_CARD = (None,) * 10
+
+
+def _audit_row(event: Event) -> tuple[Any, ...]:
+    return (
+        event.position,
+        event.at,
+        event.type,
+        event.aggregate_id,
+        event.version,
+        event.actor,
+        event.reason,
+        event.request_id,
+        _encode_json(event.data).decode(),
+    )
 
 
 def _counts(card: Row) -> tuple[int, int, int, int]:

@@ -49,9 +49,10 @@ _CARD = (
     "community_low, community_high, version, position, updated_at, retired"
 )
 _HISTORY = (
-    "position, at, type, actor, reason, "
-    "before_panel_ship, before_panel_skip, before_community_ship, "
-    "before_community_skip, panel_ship, panel_skip, community_ship, community_skip"
+    "e.position, a.at, a.type, a.actor, a.reason, "
+    "e.before_panel_ship, e.before_panel_skip, e.before_community_ship, "
+    "e.before_community_skip, e.panel_ship, e.panel_skip, e.community_ship, "
+    "e.community_skip"
 )
 _AUDIT = "position, at, type, aggregate_id, version, actor, reason, data, request_id"
 
@@ -207,8 +208,8 @@ class ReadModel:
         """Every event that changed the tool's card, oldest first."""
         with self._snapshot() as conn:
             rows = conn.execute(
-                f"SELECT {_HISTORY} FROM audit "
-                "WHERE tool = ? AND kind IS NOT NULL ORDER BY position",
+                f"SELECT {_HISTORY} FROM tool_events e JOIN audit a USING (position) "
+                "WHERE e.tool = ? AND e.kind IS NOT NULL ORDER BY e.position",
                 (slug,),
             ).fetchall()
         return [_history(row) for row in rows]
@@ -244,12 +245,13 @@ class ReadModel:
                     return None
                 position = found[0]
             row = conn.execute(
-                f"SELECT h.tool, {fields}, h.panel_ship, h.panel_skip, "
-                "h.community_ship, h.community_skip, h.tool_version, h.position, "
-                "h.at, v.retired FROM audit h JOIN tool_versions v "
-                "ON v.slug = h.tool AND v.version = h.tool_version "
-                "WHERE h.tool = ? AND h.kind IS NOT NULL AND h.position <= ? "
-                "ORDER BY h.position DESC LIMIT 1",
+                f"SELECT e.tool, {fields}, e.panel_ship, e.panel_skip, "
+                "e.community_ship, e.community_skip, e.tool_version, e.position, "
+                "a.at, v.retired FROM tool_events e "
+                "JOIN audit a ON a.position = e.position "
+                "JOIN tool_versions v ON v.slug = e.tool AND v.version = e.tool_version "
+                "WHERE e.tool = ? AND e.kind IS NOT NULL AND e.position <= ? "
+                "ORDER BY e.position DESC LIMIT 1",
                 (slug, position),
             ).fetchone()
         if row is None:
@@ -273,8 +275,9 @@ class ReadModel:
         limit = _page_size(limit)
         with self._snapshot() as conn:
             rows = conn.execute(
-                f"SELECT tool, {_HISTORY} FROM audit INDEXED BY idx_audit_verdicts "
-                "WHERE kind IN ('tool', 'review') ORDER BY position DESC LIMIT ?",
+                f"SELECT e.tool, {_HISTORY} FROM tool_events e "
+                "INDEXED BY idx_tool_events_verdicts JOIN audit a USING (position) "
+                "WHERE e.kind IN ('tool', 'review') ORDER BY e.position DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [(row[0], _history(row[1:])) for row in rows]
@@ -392,13 +395,15 @@ class ReadModel:
             args: list[Any] = [after, *params, limit]
         else:
             # Each arm walks one index in position order and stops at the limit.
+            arm = (
+                "SELECT position FROM (SELECT e.position FROM tool_events e "
+                "JOIN audit USING (position) WHERE e.{} = ? AND e.position > ?"
+                f"{filters} ORDER BY e.position LIMIT ?)"
+            )
             query = (
                 f"SELECT {_AUDIT} FROM audit WHERE position IN ("
-                "SELECT position FROM (SELECT position FROM audit "
-                f"WHERE tool = ? AND position > ?{filters} ORDER BY position LIMIT ?) "
-                "UNION ALL SELECT position FROM (SELECT position FROM audit "
-                f"WHERE other_tool = ? AND position > ?{filters} "
-                "ORDER BY position LIMIT ?)) ORDER BY position LIMIT ?"
+                f"{arm.format('tool')} UNION ALL {arm.format('other_tool')}) "
+                "ORDER BY position LIMIT ?"
             )
             args = [tool, after, *params, limit, tool, after, *params, limit, limit]
         with self._snapshot() as conn:

@@ -110,20 +110,25 @@ TABLES = {
             subject TEXT NOT NULL,
             choice TEXT
         ) WITHOUT ROWID""",
-    # The audit index: every event of the log, envelope and data. An event
-    # that changed a tool's card also carries, in the same row, the card's
-    # figures before and after it (``kind`` says how it changed the card) and
-    # the version of the tool's fields it showed: that is the verdict
-    # history, and an as-of card is one lookup of it. Figures are stored as
-    # the counts they derive from; shares and intervals are a pure function of
-    # those. ``tool``/``other_tool`` name the tools an event concerns.
+    # The audit index: every event of the log, envelope and data, as stored.
     "audit": """
         CREATE TABLE audit (
             position INTEGER PRIMARY KEY,
             at TEXT NOT NULL, type TEXT NOT NULL, aggregate_id TEXT NOT NULL,
             version INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
-            request_id TEXT NOT NULL, data TEXT NOT NULL,
-            tool TEXT, other_tool TEXT, kind TEXT, tool_version INTEGER,
+            request_id TEXT NOT NULL, data TEXT NOT NULL
+        )""",
+    # Every event that concerns a tool: ``tool`` (and ``other_tool`` for a
+    # comparison's events) for the audit index by tool, and for an event that
+    # changed the tool's card (``kind`` is then tool, review or vote) the
+    # card's figures before and after it and the version of the tool's fields
+    # it showed. That is the verdict history, and an as-of card is one lookup
+    # of it. Figures are stored as the counts they derive from; shares and
+    # intervals are a pure function of those.
+    "tool_events": """
+        CREATE TABLE tool_events (
+            position INTEGER PRIMARY KEY,
+            tool TEXT NOT NULL, other_tool TEXT, kind TEXT, tool_version INTEGER,
             before_panel_ship INTEGER, before_panel_skip INTEGER,
             before_community_ship INTEGER, before_community_skip INTEGER,
             panel_ship INTEGER, panel_skip INTEGER,
@@ -142,6 +147,7 @@ KEYS = {
     "head_to_head": "lo, hi",
     "votes": "id",
     "audit": "position",
+    "tool_events": "position",
 }
 """Each table's ordering key: what makes ``SELECT *`` comparable row by row."""
 
@@ -163,20 +169,14 @@ INDEXES = (
     ("comparisons", ("hi",), False),
 )
 
-QUERY_INDEXES = (
-    ("audit", ("tool", "position"), False),
-    ("audit", ("type", "position"), False),
-    ("audit", ("actor", "position"), False),
-    ("audit", ("at",), False),
-)
-
 HISTORY_VIEW = """
     CREATE VIEW history AS
-    SELECT position, tool AS slug, at, type, kind, actor, reason, tool_version,
-        before_panel_ship, before_panel_skip,
-        before_community_ship, before_community_skip,
-        panel_ship, panel_skip, community_ship, community_skip
-    FROM audit WHERE kind IS NOT NULL"""
+    SELECT e.position, e.tool AS slug, a.at, a.type, e.kind, a.actor, a.reason,
+        e.tool_version, e.before_panel_ship, e.before_panel_skip,
+        e.before_community_ship, e.before_community_skip,
+        e.panel_ship, e.panel_skip, e.community_ship, e.community_skip
+    FROM tool_events e JOIN audit a USING (position)
+    WHERE e.kind IS NOT NULL"""
 
 
 @migrations()
@@ -190,20 +190,29 @@ def m001_tables(db: Database) -> None:
         db[table].create_index(columns, unique=unique)  # type: ignore[union-attr]
 
 
-QUERY_INDEX_MIGRATION = "m002_query_indexes"
+AUDIT_INDEXES = "m002_audit_indexes"
+TOOL_EVENT_INDEXES = "m003_tool_event_indexes"
 
 
-@migrations(name=QUERY_INDEX_MIGRATION)
-def m002_query_indexes(db: Database) -> None:
-    """Indexes for lookups by tool, actor, type and time; built last on rebuild."""
-    for table, columns, unique in QUERY_INDEXES:
-        db[table].create_index(columns, unique=unique)  # type: ignore[union-attr]
+@migrations(name=AUDIT_INDEXES)
+def m002_audit_indexes(db: Database) -> None:
+    """The audit index by event type, actor and time; built last on rebuild."""
+    audit = db["audit"]
+    audit.create_index(("type", "position"))  # type: ignore[union-attr]
+    audit.create_index(("actor", "position"))  # type: ignore[union-attr]
+    audit.create_index(("at",))  # type: ignore[union-attr]
+
+
+@migrations(name=TOOL_EVENT_INDEXES)
+def m003_tool_event_indexes(db: Database) -> None:
+    """Events and history by tool, and the feed of verdict changes."""
+    db["tool_events"].create_index(("tool", "position"))  # type: ignore[union-attr]
     db.execute(
-        "CREATE INDEX idx_audit_other_tool ON audit (other_tool, position) "
+        "CREATE INDEX idx_tool_events_other_tool ON tool_events (other_tool, position) "
         "WHERE other_tool IS NOT NULL"
     )
     db.execute(
-        "CREATE INDEX idx_audit_verdicts ON audit (position) "
+        "CREATE INDEX idx_tool_events_verdicts ON tool_events (position) "
         "WHERE kind IN ('tool', 'review')"
     )
 

@@ -15,7 +15,7 @@ from api.controllers.tools import NOT_MODIFIED, card_response
 from api.problems import documented
 from api.reads import MinPosition, content_etag, encode, reach
 from api.schemas import ComparisonCreate, ComparisonList, WriteReceipt
-from api.security import principal_of, requires
+from api.security import BEARER, principal_of, requires
 from api.store import StoredResponse
 from ledger import errors
 from ledger.application import Ledger
@@ -75,6 +75,7 @@ class ComparisonsController(Controller):
     @post(
         "/",
         guards=[requires("editor")],
+        security=BEARER,
         summary="Publish a comparison of two registered tools (editor)",
         responses=documented(400, 401, 403, 404, 409, 413, 422),
     )

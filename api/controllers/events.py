@@ -31,6 +31,20 @@ def _check_type(type_: str | None) -> None:
         )
 
 
+def _resume_point(last_event_id: str) -> int:
+    try:
+        position = int(last_event_id)
+    except ValueError:
+        position = -1
+    if position < 0:
+        raise ApiProblem(
+            422,
+            "invalid-last-event-id",
+            f"Last-Event-ID must be a log position, not {last_event_id!r}",
+        )
+    return position
+
+
 class EventsController(Controller):
     """Every event of the log, for auditors and followers."""
 
@@ -103,24 +117,18 @@ class EventsController(Controller):
         Events come straight from the log, so they arrive before the read
         models have caught up.
         """
+        start = after
         if last_event_id is not None:
-            try:
-                after = int(last_event_id)
-            except ValueError:
-                after = -1
-            if after < 0:
-                raise ApiProblem(
-                    422,
-                    "invalid-last-event-id",
-                    f"Last-Event-ID must be a log position, not {last_event_id!r}",
-                )
-        if after is None:
-            after = await anyio.to_thread.run_sync(ledger.head_position)
+            start = _resume_point(last_event_id)
+        if start is None:
+            head: int = await anyio.to_thread.run_sync(ledger.head_position)
+            start = head
         settings = request.app.state.settings
         events: AsyncIterator[ServerSentEventMessage] = follow(
             ledger,
-            after,
+            start,
             poll=settings.stream_poll_seconds,
             keepalive=settings.stream_keepalive_seconds,
+            shutdown=request.app.state.shutdown,
         )
         return ServerSentEvent(events)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
@@ -25,7 +25,7 @@ class HealthController(Controller):
     def health(self, projector: NamedDependency[Projector]) -> Health:
         """Always 200 while the process serves; ``lag`` says how far behind it reads."""
         lag = projector.lag()
-        status = "ok" if lag.lag <= LAGGING else "lagging"
+        status: Literal["ok", "lagging"] = "ok" if lag.lag <= LAGGING else "lagging"
         return Health(
             status=status, head=lag.head, projected=lag.projected, lag=lag.lag
         )

@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 from api import writes
 from api.problems import documented
 from api.schemas import ReviewerCreate, WriteReceipt
-from api.security import principal_of, requires
+from api.security import BEARER, principal_of, requires
 from api.store import StoredResponse
 from ledger.application import Ledger
 
@@ -26,6 +26,7 @@ class ReviewersController(Controller):
     @post(
         "/",
         guards=[requires("admin")],
+        security=BEARER,
         summary="Enroll a panel reviewer (admin)",
         responses=documented(400, 401, 403, 409, 413, 422),
     )

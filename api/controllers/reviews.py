@@ -14,7 +14,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from api import writes
 from api.problems import documented
 from api.schemas import ReviewList, ReviewPut, WriteReceipt
-from api.security import principal_of, requires
+from api.security import BEARER, principal_of, requires
 from ledger import errors
 from ledger.application import Ledger
 from projections.queries import ReadModel
@@ -67,6 +67,7 @@ class ReviewsController(Controller):
     @put(
         "/{handle:str}",
         guards=[requires("reviewer")],
+        security=BEARER,
         summary="Submit, revise or resubmit one's review (that reviewer)",
         responses=documented(400, 401, 403, 404, 409, 412, 413, 422),
     )
@@ -113,6 +114,7 @@ class ReviewsController(Controller):
     @delete(
         "/{handle:str}",
         guards=[requires("reviewer")],
+        security=BEARER,
         status_code=200,
         summary="Withdraw one's review, saying why (that reviewer)",
         responses=documented(400, 401, 403, 404, 409, 412, 422),

@@ -16,7 +16,7 @@ from api import writes
 from api.problems import ApiProblem, documented
 from api.reads import MinPosition, cached_card, reach
 from api.schemas import HistoryList, ToolCreate, ToolList, ToolUpdate, WriteReceipt
-from api.security import principal_of, requires
+from api.security import BEARER, principal_of, requires
 from ledger import errors
 from ledger.application import Ledger
 from projections.models import Card
@@ -133,6 +133,7 @@ class ToolsController(Controller):
     @post(
         "/",
         guards=[requires("editor")],
+        security=BEARER,
         summary="Register a tool (editor)",
         responses=documented(400, 401, 403, 409, 413, 422),
     )
@@ -157,6 +158,7 @@ class ToolsController(Controller):
     @patch(
         "/{slug:str}",
         guards=[requires("editor")],
+        security=BEARER,
         summary="Edit some of a tool's fields, with a reason (editor)",
         responses=documented(400, 401, 403, 404, 409, 412, 413, 422),
     )

@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody
 from api import writes
 from api.problems import ApiProblem, documented
 from api.schemas import ComparisonVote, ToolVote, VoterToken, WriteReceipt
-from api.security import principal_of, requires
+from api.security import BEARER, principal_of, requires
 from ledger import errors
 from ledger.application import Ledger
 from ledger.domainmodel import Vote, pair
@@ -96,6 +96,7 @@ class VotesController(Controller):
     path = "/api"
     tags = ["votes"]
     guards = [requires("voter")]
+    security = BEARER
 
     @put(
         "/tools/{slug:str}/vote",

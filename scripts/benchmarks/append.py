@@ -1,7 +1,8 @@
 """Durable appends: the ledger's commands beside raw SQLite and stock eventsourcing.
 
 Measured in one run, in one temporary directory on one disk, in interleaved
-rounds so that any drift of the disk or the CPU falls on all three alike:
+rounds so that any drift of the disk or the CPU falls on all three alike;
+each figure is the median of its rounds' rates:
 
 (a) raw: sqlite3 one-row transactions (``BEGIN``, ``INSERT``, ``COMMIT``) in
     WAL mode with ``synchronous=FULL``, into a table shaped like
@@ -32,6 +33,7 @@ import argparse
 import math
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -87,8 +89,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=5,
-        help="interleaved rounds the count is split into (default 5)",
+        default=10,
+        help="interleaved rounds the count is split into (default 10)",
     )
     parser.add_argument(
         "--seconds",
@@ -198,9 +200,8 @@ class Commands:
             )
 
     def synchronous(self) -> int:
-        with self.ledger.recorder.datastore.transaction(  # type: ignore[attr-defined]
-            commit=False
-        ) as cursor:
+        recorder: Any = self.ledger.recorder  # an SQLite recorder, stock or ours
+        with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute("PRAGMA synchronous")
             return int(cursor.fetchone()[0])
 
@@ -245,17 +246,16 @@ def run(args: argparse.Namespace) -> Figures:
                 msg = f"{variant.name} does not commit with synchronous=FULL"
                 raise SystemExit(msg)
             variant.prepare(args.count)
-        done, elapsed = _measure(variants, args.count, args.rounds, args.seconds)
-        for variant in variants:
-            say(
-                f"{variant.name}: {done[variant.name]} in {elapsed[variant.name]:.2f} s"
-            )
+        rates = _measure(variants, args.count, args.rounds, args.seconds)
+        for name, per_round in rates.items():
+            low, high = min(per_round), max(per_round)
+            say(f"{name}: {len(per_round)} rounds, {low:,.0f} to {high:,.0f} /s")
     finally:
         for variant in variants:
             variant.close()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    rate = {name: done[name] / elapsed[name] for name in done}
+    rate = {name: statistics.median(per_round) for name, per_round in rates.items()}
     return {
         "raw_tx_per_s": round(rate["raw"], 1),
         "ledger_cmd_per_s": round(rate["ledger"], 1),
@@ -267,29 +267,34 @@ def run(args: argparse.Namespace) -> Figures:
 
 def _measure(
     variants: list[Any], count: int, rounds: int, seconds: float | None
-) -> tuple[dict[str, int], dict[str, float]]:
-    """Runs ``count`` steps of each variant in ``rounds`` interleaved slices."""
+) -> dict[str, list[float]]:
+    """Each variant's rate in each of ``rounds`` interleaved slices of ``count``.
+
+    The figures are the medians of these, so that a burst of load from
+    elsewhere on the machine during one slice does not decide a ratio.
+    """
     done = {variant.name: 0 for variant in variants}
-    elapsed = dict.fromkeys(done, 0.0)
+    rates: dict[str, list[float]] = {name: [] for name in done}
     per_round = math.ceil(count / rounds)
     budget = math.inf if seconds is None else seconds / rounds
     clock = time.perf_counter
     for round_index in range(rounds):
         shift = round_index % len(variants)  # each variant goes first in turn
         for variant in variants[shift:] + variants[:shift]:
-            first = done[variant.name]
+            first = index = done[variant.name]
             last = min(first + per_round, count)
+            if index == last:
+                continue
             step = variant.step
             started = clock()
-            index = first
             while index < last:
                 step(index)
                 index += 1
                 if clock() - started > budget:
                     break
-            elapsed[variant.name] += clock() - started
+            rates[variant.name].append((index - first) / (clock() - started))
             done[variant.name] = index
-    return done, elapsed
+    return rates
 
 
 def _say(line: str) -> None:

@@ -91,7 +91,7 @@ class Settings:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "APPLICATION_RECORDER_TOPIC": (
-                "ledger.store:LedgerPostgresApplicationRecorder"
+                "ledger.store_postgres:LedgerPostgresApplicationRecorder"
             ),
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",

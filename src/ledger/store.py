@@ -18,7 +18,9 @@ inside the appending transaction, that each named aggregate is still at the
 version the command saw, and appending nothing if one has moved on
 (:class:`DependencyChanged`). The command then reloads and decides again.
 Because the check is exact, a command may decide on a cached aggregate without
-first reading the store to see whether it is current.
+first reading the store to see whether it is current. PostgreSQL's recorder
+is in :mod:`ledger.store_postgres`, so that the embedded store never imports
+psycopg.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from eventsourcing.persistence import (
     OperationalError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteApplicationRecorder,
@@ -43,9 +44,6 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 from eventsourcing.utils import Environment, EnvType
-from psycopg import Cursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
 
 STATEMENT_CACHE = 64
 
@@ -69,6 +67,14 @@ class ConditionalAppends:
     eventsourcing passes unknown keyword arguments down and ignores them, so
     the ledger asks for this marker rather than trusting any recorder with a
     condition it would silently drop.
+    """
+
+    refusals_use_positions = True
+    """Whether an insert the store refuses still uses up a log position.
+
+    PostgreSQL's sequence does, leaving a gap; SQLite's rowid does not. Where
+    it does not, a command may create an aggregate first and load the
+    existing one only if the store refuses the duplicate id.
     """
 
 
@@ -102,6 +108,8 @@ class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
 
 class LedgerSQLiteApplicationRecorder(ConditionalAppends, SQLiteApplicationRecorder):
     """SQLite recorder with conditional appends and single-statement reads."""
+
+    refusals_use_positions = False  # a rolled-back rowid is handed out again
 
     def __init__(
         self, datastore: Any, events_table_name: str = "stored_events"
@@ -220,40 +228,3 @@ class LedgerSQLiteFactory(SQLiteFactory):
             db_name=stock.db_name, lock_timeout=stock.lock_timeout
         )
         stock.close()
-
-
-class LedgerPostgresApplicationRecorder(
-    ConditionalAppends, PostgresApplicationRecorder
-):
-    """PostgreSQL recorder with conditional appends.
-
-    Appends are serialised by the table lock eventsourcing takes, so the
-    check, made after the lock within the same transaction, is exact.
-    """
-
-    def insert_events(
-        self,
-        stored_events: Sequence[StoredEvent],
-        *,
-        unchanged: Unchanged = (),
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        if not unchanged:
-            return super().insert_events(stored_events, **kwargs)
-        with self.datastore.transaction(commit=True) as curs:
-            self._insert_stored_events(curs, stored_events, **kwargs)
-            ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-            self._check_unchanged(curs, unchanged)
-        return ids
-
-    def _check_unchanged(self, curs: Cursor[DictRow], unchanged: Unchanged) -> None:
-        statement = SQL(
-            "SELECT MAX(originator_version) AS version FROM {0}.{1} "
-            "WHERE originator_id = %s"
-        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
-        for originator_id, version in unchanged:
-            curs.execute(statement, (originator_id,))
-            row = curs.fetchone()
-            actual = None if row is None else row["version"]
-            if actual != version:
-                raise DependencyChanged(originator_id, version, actual)

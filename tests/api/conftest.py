@@ -56,7 +56,9 @@ class Api:
         """Headers with the bearer token of ``who`` (a key of :attr:`tokens`)."""
         return {"Authorization": f"Bearer {self.tokens[who]}", **headers}
 
-    def request(self, method: str, path: str, who: str | None = None, **kw: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, who: str | None = None, **kw: Any
+    ) -> httpx.Response:
         headers = kw.pop("headers", {})
         if who is not None:
             headers = self.auth(who, **headers)
@@ -127,7 +129,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(home: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[str]:
+def served(
+    home: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Runs ``ledger serve`` on a free port; yields its base URL."""
     port = free_port()
     environ = {
@@ -150,7 +154,9 @@ def served(home: Path, *, workers: int = 1, env: dict[str, str] | None = None) -
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                pytest.fail(f"ledger serve exited: {(home / f'serve-{port}.log').read_text()}")
+                pytest.fail(
+                    f"ledger serve exited: {(home / f'serve-{port}.log').read_text()}"
+                )
             try:
                 if httpx.get(base + "/healthz/ping", timeout=1).status_code == 200:
                     break
@@ -167,4 +173,6 @@ def served(home: Path, *, workers: int = 1, env: dict[str, str] | None = None) -
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        log.close()
+            pytest.fail("ledger serve did not stop within 15 s of SIGINT")
+        finally:
+            log.close()

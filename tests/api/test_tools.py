@@ -27,9 +27,21 @@ def test_card_has_the_contract_fields_and_the_seed_figures(api: Api) -> None:
     answer = api.client.get("/api/tools/mistral-medium-3")
     assert answer.status_code == 200
     card = answer.json()
-    for name in ("slug", "name", "vendor", "category", "tagline", "description",
-                 "entry", "license", "panel", "community", "version", "position",
-                 "updated_at"):
+    for name in (
+        "slug",
+        "name",
+        "vendor",
+        "category",
+        "tagline",
+        "description",
+        "entry",
+        "license",
+        "panel",
+        "community",
+        "version",
+        "position",
+        "updated_at",
+    ):
         assert name in card
     assert card["panel"]["ship"] == 3
     assert card["panel"]["total"] == 4
@@ -41,7 +53,9 @@ def test_card_has_the_contract_fields_and_the_seed_figures(api: Api) -> None:
 def test_card_etag_answers_304_until_the_card_changes(api: Api) -> None:
     first = api.client.get(CARD)
     etag = first.headers["etag"]
-    assert etag == f'"code-llama-4:{first.json()["version"]}:{first.json()["position"]}"'
+    assert (
+        etag == f'"code-llama-4:{first.json()["version"]}:{first.json()["position"]}"'
+    )
     again = api.client.get(CARD, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
@@ -57,7 +71,11 @@ def test_card_etag_answers_304_until_the_card_changes(api: Api) -> None:
 
 
 def test_unknown_tool_is_a_404_problem(api: Api) -> None:
-    for path in ("/api/tools/nope", "/api/tools/nope/history", "/api/tools/nope/reviews"):
+    for path in (
+        "/api/tools/nope",
+        "/api/tools/nope/history",
+        "/api/tools/nope/reviews",
+    ):
         answer = api.client.get(path)
         assert answer.status_code == 404, path
         assert answer.headers["content-type"] == "application/problem+json"
@@ -84,12 +102,14 @@ def test_scorecard_by_position_and_by_time(api: Api) -> None:
     history = api.client.get("/api/tools/mistral-medium-3/history").json()["items"]
     registered = history[0]
     early = api.client.get(
-        "/api/tools/mistral-medium-3/scorecard", params={"position": registered["position"]}
+        "/api/tools/mistral-medium-3/scorecard",
+        params={"position": registered["position"]},
     )
     assert early.status_code == 200
     assert early.json()["panel"]["total"] == 0
     now = api.client.get(
-        "/api/tools/mistral-medium-3/scorecard", params={"as_of": "2999-01-01T00:00:00Z"}
+        "/api/tools/mistral-medium-3/scorecard",
+        params={"as_of": "2999-01-01T00:00:00Z"},
     )
     assert now.status_code == 200
     assert now.json()["panel"]["total"] == 4
@@ -105,7 +125,9 @@ def test_scorecard_by_position_and_by_time(api: Api) -> None:
         {"position": "three"},
     ],
 )
-def test_scorecard_needs_exactly_one_valid_point(api: Api, params: dict[str, str]) -> None:
+def test_scorecard_needs_exactly_one_valid_point(
+    api: Api, params: dict[str, str]
+) -> None:
     answer = api.client.get("/api/tools/code-llama-4/scorecard", params=params)
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"
@@ -163,19 +185,27 @@ def test_register_refuses_without_an_editor_token(
 
 def test_register_refuses_a_duplicate_and_bad_input(api: Api) -> None:
     head = api.head()
-    duplicate = api.request("POST", "/api/tools", "editor", json={**NEW_TOOL, "slug": "code-llama-4"})
+    duplicate = api.request(
+        "POST", "/api/tools", "editor", json={**NEW_TOOL, "slug": "code-llama-4"}
+    )
     assert duplicate.status_code == 409
     assert duplicate.json()["type"] == "/problems/tool-already-registered"
-    bad_slug = api.request("POST", "/api/tools", "editor", json={**NEW_TOOL, "slug": "Not A Slug"})
+    bad_slug = api.request(
+        "POST", "/api/tools", "editor", json={**NEW_TOOL, "slug": "Not A Slug"}
+    )
     assert bad_slug.status_code == 422
     assert "slug" in bad_slug.json()["detail"]
     missing = api.request("POST", "/api/tools", "editor", json={"slug": "x"})
     assert missing.status_code == 422
     assert "name" in missing.json()["detail"]
-    blank = api.request("POST", "/api/tools", "editor", json={**NEW_TOOL, "name": "   "})
+    blank = api.request(
+        "POST", "/api/tools", "editor", json={**NEW_TOOL, "name": "   "}
+    )
     assert blank.status_code == 422
     assert "name must not be empty" in blank.json()["detail"]
-    unknown = api.request("POST", "/api/tools", "editor", json={**NEW_TOOL, "price": "1"})
+    unknown = api.request(
+        "POST", "/api/tools", "editor", json={**NEW_TOOL, "price": "1"}
+    )
     assert unknown.status_code == 422
     assert api.head() == head
 
@@ -200,7 +230,11 @@ def test_patch_edits_with_a_reason_and_if_match(api: Api) -> None:
 def test_patch_accepts_the_card_etag_as_if_match(api: Api) -> None:
     etag = api.client.get(CARD).headers["etag"]
     answer = api.request(
-        "PATCH", CARD, "editor", json={"tagline": "Open code models"}, headers={"If-Match": etag}
+        "PATCH",
+        CARD,
+        "editor",
+        json={"tagline": "Open code models"},
+        headers={"If-Match": etag},
     )
     assert answer.status_code == 200
 
@@ -232,7 +266,9 @@ def test_patch_refusals(api: Api) -> None:
     assert "changes nothing" in nothing.json()["detail"]
     missing = api.request("PATCH", "/api/tools/nope", "editor", json={"name": "X"})
     assert missing.status_code == 404
-    bad_header = api.request("PATCH", CARD, "editor", json={"name": "X"}, headers={"If-Match": "v7"})
+    bad_header = api.request(
+        "PATCH", CARD, "editor", json={"name": "X"}, headers={"If-Match": "v7"}
+    )
     assert bad_header.status_code == 400
     voter = api.request("PATCH", CARD, "voter", json={"name": "X"})
     assert voter.status_code == 403

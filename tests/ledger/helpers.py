@@ -78,9 +78,7 @@ def refused(
     return info
 
 
-def single_new_event(
-    ledger: Ledger, before: int, receipt: Any
-) -> log.LoggedEvent:
+def single_new_event(ledger: Ledger, before: int, receipt: Any) -> log.LoggedEvent:
     """The one event a command appended, checked against its receipt."""
     new = log.read(ledger.recorder, after=before)
     assert len(new) == 1, new

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -56,7 +57,7 @@ def token_rows(home: Path) -> list[tuple[object, ...]]:
         return db.execute("SELECT * FROM tokens").fetchall()
 
 
-def ndjson(result: Result) -> list[dict[str, object]]:
+def ndjson(result: Result) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
@@ -70,7 +71,8 @@ def test_demo_loads_once(runner: CliRunner, home: Path) -> None:
     assert head(home) == 15
 
 
-def test_log_prints_a_table_of_events(runner: CliRunner, demo_home: Path) -> None:
+@pytest.mark.usefixtures("demo_home")
+def test_log_prints_a_table_of_events(runner: CliRunner) -> None:
     result = runner.invoke(main, ["log", "--limit", "3"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Tool.Registered" in result.stdout
@@ -78,7 +80,8 @@ def test_log_prints_a_table_of_events(runner: CliRunner, demo_home: Path) -> Non
     assert "Review.Submitted" not in result.stdout
 
 
-def test_log_json_is_one_event_per_line(runner: CliRunner, demo_home: Path) -> None:
+@pytest.mark.usefixtures("demo_home")
+def test_log_json_is_one_event_per_line(runner: CliRunner) -> None:
     result = runner.invoke(main, ["log", "--json"])
     assert result.exit_code == 0, result.output
     lines = ndjson(result)
@@ -87,19 +90,27 @@ def test_log_json_is_one_event_per_line(runner: CliRunner, demo_home: Path) -> N
     assert first["type"] == "Tool.Registered"
     assert first["aggregate_id"] == str(Tool.id_for("code-llama-4"))
     assert first["actor"] == "system"
-    assert first["data"]["slug"] == "code-llama-4"  # type: ignore[index]
+    assert first["data"]["slug"] == "code-llama-4"
 
 
-def test_log_filters_by_type_aggregate_and_position(
-    runner: CliRunner, demo_home: Path
-) -> None:
-    by_type = ndjson(runner.invoke(main, ["log", "--json", "--type", "Review.Submitted"]))
+@pytest.mark.usefixtures("demo_home")
+def test_log_filters_by_type_aggregate_and_position(runner: CliRunner) -> None:
+    by_type = ndjson(
+        runner.invoke(main, ["log", "--json", "--type", "Review.Submitted"])
+    )
     assert len(by_type) == 8
     assert {line["type"] for line in by_type} == {"Review.Submitted"}
     two_types = ndjson(
         runner.invoke(
             main,
-            ["log", "--json", "--type", "Tool.Registered", "--type", "Comparison.Published"],
+            [
+                "log",
+                "--json",
+                "--type",
+                "Tool.Registered",
+                "--type",
+                "Comparison.Published",
+            ],
         )
     )
     assert [line["type"] for line in two_types] == [
@@ -109,10 +120,12 @@ def test_log_filters_by_type_aggregate_and_position(
     ]
     review = str(Review.id_for("mistral-medium-3", "buyer"))
     by_aggregate = ndjson(runner.invoke(main, ["log", "--json", "--aggregate", review]))
-    assert [(line["aggregate_id"], line["data"]["verdict"]) for line in by_aggregate] == [  # type: ignore[index]
-        (review, "skip")
-    ]
-    page = ndjson(runner.invoke(main, ["log", "--json", "--after", "10", "--limit", "2"]))
+    assert [
+        (line["aggregate_id"], line["data"]["verdict"]) for line in by_aggregate
+    ] == [(review, "skip")]
+    page = ndjson(
+        runner.invoke(main, ["log", "--json", "--after", "10", "--limit", "2"])
+    )
     assert [line["position"] for line in page] == [11, 12]
 
 
@@ -179,7 +192,9 @@ def test_token_create_prints_only_the_token(
 def test_reviewer_token_is_bound_to_an_enrolled_reviewer(
     runner: CliRunner, demo_home: Path
 ) -> None:
-    result = runner.invoke(main, ["token", "create", "--role", "reviewer", "--reviewer", "skeptic"])
+    result = runner.invoke(
+        main, ["token", "create", "--role", "reviewer", "--reviewer", "skeptic"]
+    )
     assert result.exit_code == 0, result.output
     settings = Settings(home=demo_home)
     store = TokenStore(settings.auth_path, settings.server_secret())
@@ -219,7 +234,9 @@ def test_the_console_script_end_to_end(home: Path) -> None:
     # then its log lists the eight verdicts
     reviews = run_ledger(home, "log", "--json", "--type", "Review.Submitted")
     assert reviews.returncode == 0, reviews.stderr
-    verdicts = [json.loads(line)["data"]["verdict"] for line in reviews.stdout.splitlines()]
+    verdicts = [
+        json.loads(line)["data"]["verdict"] for line in reviews.stdout.splitlines()
+    ]
     assert sorted(verdicts) == ["ship"] * 7 + ["skip"]
     # and a token comes out alone on stdout
     token = run_ledger(home, "token", "create", "--role", "editor")

@@ -20,7 +20,7 @@ from ledger.settings import Settings
 
 from .helpers import ADMIN, EDITOR, VOTER, reviewer_ctx, tool_fields
 
-UNICODE = "Café ✓ — 日本語 \"quoted\" \\ back\nslash 🚀"
+UNICODE = 'Café ✓ — 日本語 "quoted" \\ back\nslash 🚀'
 
 
 class CapturingLedger(Ledger):
@@ -43,7 +43,7 @@ def every_event_type(ledger: Ledger) -> None:
     ledger.edit_tool(
         EDITOR,
         "alpha",
-        {"name": "Alpha ✓", "entry": "$0 – $20", "license": "Apache-2.0"},
+        {"name": "Alpha ✓", "entry": "$0 \u2013 $20", "license": "Apache-2.0"},
         reason=f"vendor page {UNICODE}",
     )
     ledger.retire_tool(EDITOR, "beta", reason="paused")
@@ -85,14 +85,16 @@ def test_the_scenario_covers_every_event_type(capturing: CapturingLedger) -> Non
     assert {type_name(e) for e in capturing.appended} == set(log.EVENT_CLASSES)
 
 
-def test_every_event_reads_back_equal_from_the_store(capturing: CapturingLedger) -> None:
+def test_every_event_reads_back_equal_from_the_store(
+    capturing: CapturingLedger,
+) -> None:
     # given the events as the commands made them, per aggregate
     made: dict[UUID, list[Any]] = {}
     for event in capturing.appended:
         made.setdefault(event.originator_id, []).append(event)
     # when each aggregate's events are read back from the SQLite store
     for aggregate_id, originals in made.items():
-        stored = list(capturing.events.get(aggregate_id))
+        stored: list[Any] = list(capturing.events.get(aggregate_id))
         # then they are equal, field for field, and of the same classes
         assert stored == originals
         assert [type(e) for e in stored] == [type(e) for e in originals]
@@ -106,6 +108,7 @@ def test_values_keep_their_types_and_nesting(capturing: CapturingLedger) -> None
     # given the tool edit with a dict of changes and unicode text
     edited = next(e for e in capturing.appended if type_name(e) == "Tool.Edited")
     # when it is read back
+    stored: Any
     (stored,) = [
         e
         for e in capturing.events.get(edited.originator_id)
@@ -114,7 +117,7 @@ def test_values_keep_their_types_and_nesting(capturing: CapturingLedger) -> None
     # then the dict is the same dict and the text the same text
     assert stored.changes == {
         "name": "Alpha ✓",
-        "entry": "$0 – $20",
+        "entry": "$0 \u2013 $20",
         "license": "Apache-2.0",
     }
     assert type(stored.changes) is dict

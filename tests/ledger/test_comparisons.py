@@ -73,7 +73,13 @@ def test_a_comparison_needs_active_tools_and_a_question(ledger: Ledger) -> None:
     register(ledger, "alpha")
     register(ledger, "beta")
     refused(
-        ledger, errors.InvalidField, ledger.publish_comparison, EDITOR, "alpha", "beta", question=""
+        ledger,
+        errors.InvalidField,
+        ledger.publish_comparison,
+        EDITOR,
+        "alpha",
+        "beta",
+        question="",
     )
     ledger.retire_tool(EDITOR, "beta", reason="gone")
     refused(
@@ -97,7 +103,11 @@ def test_edit_comparison_changes_the_question(ledger: Ledger) -> None:
     )
     # then Comparison.Edited holds the new question
     event = single_new_event(ledger, 3, receipt)
-    assert (event.type, event.reason, receipt.version) == ("Comparison.Edited", "focus", 2)
+    assert (event.type, event.reason, receipt.version) == (
+        "Comparison.Edited",
+        "focus",
+        2,
+    )
     assert event.data == {"question": "Which is cheaper?"}
     # and an edit that changes nothing is refused
     refused(
@@ -116,7 +126,13 @@ def test_retire_comparison_needs_a_reason_and_ends_edits(ledger: Ledger) -> None
     register(ledger, "beta")
     ledger.publish_comparison(EDITOR, "alpha", "beta", question=QUESTION)
     refused(
-        ledger, errors.ReasonRequired, ledger.retire_comparison, EDITOR, "alpha", "beta", reason=""
+        ledger,
+        errors.ReasonRequired,
+        ledger.retire_comparison,
+        EDITOR,
+        "alpha",
+        "beta",
+        reason="",
     )
     receipt = ledger.retire_comparison(EDITOR, "alpha", "beta", reason="stale")
     event = single_new_event(ledger, 3, receipt)
@@ -132,7 +148,13 @@ def test_retire_comparison_needs_a_reason_and_ends_edits(ledger: Ledger) -> None
         question="New?",
     )
     refused(
-        ledger, errors.ComparisonRetired, ledger.retire_comparison, EDITOR, "alpha", "beta", reason="x"
+        ledger,
+        errors.ComparisonRetired,
+        ledger.retire_comparison,
+        EDITOR,
+        "alpha",
+        "beta",
+        reason="x",
     )
 
 

@@ -69,6 +69,14 @@ def edit_at_version_1(ledger: Ledger, index: int) -> Callable[[], Any]:
     )
 
 
+def voter_batch(ledger: Ledger, thread: int, count: int) -> Callable[[], list[int]]:
+    """Casts ``count`` votes, each by a voter of its own, and returns positions."""
+    return lambda: [
+        ledger.cast_vote(VOTER, f"t{thread}-v{i}", "alpha", "ship").position
+        for i in range(count)
+    ]
+
+
 def assert_one_winner(ledger: Ledger, receipts: list[Any], failures: list[Any]) -> None:
     assert len(receipts) == 1, failures
     assert len(failures) == THREADS - 1
@@ -114,14 +122,10 @@ def test_threads_casting_votes_by_different_voters_all_land(
     first, second = two_ledgers
     per_thread = 15
 
-    def voter_batch(ledger: Ledger, thread: int) -> Callable[[], list[int]]:
-        return lambda: [
-            ledger.cast_vote(VOTER, f"t{thread}-v{i}", "alpha", "ship").position
-            for i in range(per_thread)
-        ]
-
     # when threads on two ledgers cast votes, each by a different voter
-    commands = [voter_batch(first if t % 2 else second, t) for t in range(THREADS)]
+    commands = [
+        voter_batch(first if t % 2 else second, t, per_thread) for t in range(THREADS)
+    ]
     results, failures = race(commands)
     # then every vote landed, once, at its own position
     assert failures == []

@@ -37,7 +37,11 @@ def test_the_demo_holds_the_seed_comparison(ledger: Ledger, events: ReadLog) -> 
         assert (tool["category"], tool["entry"]) == ("Developer Tools", "Free")
         assert tool["retired"] is False
     # four reviewers, one per lens
-    lenses = {e.data["handle"]: e.data["lens"] for e in events() if e.type == "Reviewer.Enrolled"}
+    lenses = {
+        e.data["handle"]: e.data["lens"]
+        for e in events()
+        if e.type == "Reviewer.Enrolled"
+    }
     assert sorted(lenses.values()) == ["builder", "buyer", "futurist", "skeptic"]
     # eight verdicts, all ship but the buyer's on Mistral Medium 3
     verdicts = {

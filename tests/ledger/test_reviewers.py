@@ -8,7 +8,15 @@ from ledger import errors
 from ledger.application import Ledger
 from ledger.domainmodel import Reviewer
 
-from .helpers import ADMIN, enroll, envelope, refused, register, reviewer_ctx, single_new_event
+from .helpers import (
+    ADMIN,
+    enroll,
+    envelope,
+    refused,
+    register,
+    reviewer_ctx,
+    single_new_event,
+)
 
 
 def test_enroll_reviewer_appends_enrolled_with_name_and_lens(ledger: Ledger) -> None:
@@ -36,7 +44,15 @@ def test_enroll_reviewer_appends_enrolled_with_name_and_lens(ledger: Ledger) -> 
 
 @pytest.mark.parametrize("lens", ["critic", "Builder", ""])
 def test_enroll_reviewer_refuses_an_unknown_lens(ledger: Ledger, lens: str) -> None:
-    refused(ledger, errors.InvalidLens, ledger.enroll_reviewer, ADMIN, "ada", name="Ada", lens=lens)
+    refused(
+        ledger,
+        errors.InvalidLens,
+        ledger.enroll_reviewer,
+        ADMIN,
+        "ada",
+        name="Ada",
+        lens=lens,
+    )
 
 
 def test_enroll_reviewer_refuses_a_bad_or_taken_handle(ledger: Ledger) -> None:
@@ -63,7 +79,13 @@ def test_enroll_reviewer_refuses_a_bad_or_taken_handle(ledger: Ledger) -> None:
 
 def test_enroll_reviewer_refuses_an_empty_name(ledger: Ledger) -> None:
     refused(
-        ledger, errors.InvalidField, ledger.enroll_reviewer, ADMIN, "ada", name=" ", lens="buyer"
+        ledger,
+        errors.InvalidField,
+        ledger.enroll_reviewer,
+        ADMIN,
+        "ada",
+        name=" ",
+        lens="buyer",
     )
 
 
@@ -71,17 +93,30 @@ def test_edit_reviewer_renames_without_a_reason(ledger: Ledger) -> None:
     # given a reviewer
     enroll(ledger, "ada", "builder")
     # when only the name changes
-    receipt = ledger.edit_reviewer(ADMIN, "ada", {"name": "Ada Byron"}, expected_version=1)
+    receipt = ledger.edit_reviewer(
+        ADMIN, "ada", {"name": "Ada Byron"}, expected_version=1
+    )
     # then ProfileEdited holds the new name and no reason
     event = single_new_event(ledger, 1, receipt)
-    assert (event.type, event.reason, receipt.version) == ("Reviewer.ProfileEdited", "", 2)
+    assert (event.type, event.reason, receipt.version) == (
+        "Reviewer.ProfileEdited",
+        "",
+        2,
+    )
     assert event.data == {"changes": {"name": "Ada Byron"}}
     assert ledger.reviewer("ada")["name"] == "Ada Byron"
 
 
 def test_edit_reviewer_lens_needs_a_reason(ledger: Ledger) -> None:
     enroll(ledger, "ada", "builder")
-    refused(ledger, errors.ReasonRequired, ledger.edit_reviewer, ADMIN, "ada", {"lens": "buyer"})
+    refused(
+        ledger,
+        errors.ReasonRequired,
+        ledger.edit_reviewer,
+        ADMIN,
+        "ada",
+        {"lens": "buyer"},
+    )
     receipt = ledger.edit_reviewer(
         ADMIN, "ada", {"lens": "buyer", "name": "Ada"}, reason="moved to procurement"
     )
@@ -126,11 +161,17 @@ def test_retire_reviewer_needs_a_reason_and_stops_new_reviews(ledger: Ledger) ->
     # given a reviewer and a tool
     enroll(ledger, "ada")
     register(ledger, "alpha")
-    refused(ledger, errors.ReasonRequired, ledger.retire_reviewer, ADMIN, "ada", reason="")
+    refused(
+        ledger, errors.ReasonRequired, ledger.retire_reviewer, ADMIN, "ada", reason=""
+    )
     # when the reviewer is retired
     receipt = ledger.retire_reviewer(ADMIN, "ada", reason="left the panel")
     event = single_new_event(ledger, 2, receipt)
-    assert (event.type, event.reason, event.data) == ("Reviewer.Retired", "left the panel", {})
+    assert (event.type, event.reason, event.data) == (
+        "Reviewer.Retired",
+        "left the panel",
+        {},
+    )
     # then they cannot review, nor be retired again
     refused(
         ledger,
@@ -142,9 +183,25 @@ def test_retire_reviewer_needs_a_reason_and_stops_new_reviews(ledger: Ledger) ->
         verdict="ship",
         rationale="Still good.",
     )
-    refused(ledger, errors.ReviewerRetired, ledger.retire_reviewer, ADMIN, "ada", reason="x")
+    refused(
+        ledger, errors.ReviewerRetired, ledger.retire_reviewer, ADMIN, "ada", reason="x"
+    )
 
 
 def test_unknown_reviewer_is_not_found(ledger: Ledger) -> None:
-    refused(ledger, errors.ReviewerNotFound, ledger.edit_reviewer, ADMIN, "nobody", {"name": "X"})
-    refused(ledger, errors.ReviewerNotFound, ledger.retire_reviewer, ADMIN, "nobody", reason="x")
+    refused(
+        ledger,
+        errors.ReviewerNotFound,
+        ledger.edit_reviewer,
+        ADMIN,
+        "nobody",
+        {"name": "X"},
+    )
+    refused(
+        ledger,
+        errors.ReviewerNotFound,
+        ledger.retire_reviewer,
+        ADMIN,
+        "nobody",
+        reason="x",
+    )

@@ -249,7 +249,15 @@ def test_revise_of_a_missing_review_is_not_found(panel: Ledger) -> None:
 
 def test_withdraw_review_needs_a_reason_and_happens_once(panel: Ledger) -> None:
     head = submit(panel) + 1
-    refused(panel, errors.ReasonRequired, panel.withdraw_review, ADA, "alpha", "ada", reason=" ")
+    refused(
+        panel,
+        errors.ReasonRequired,
+        panel.withdraw_review,
+        ADA,
+        "alpha",
+        "ada",
+        reason=" ",
+    )
     # when ada withdraws her review, saying why
     receipt = panel.withdraw_review(
         ADA, "alpha", "ada", reason="conflict of interest", expected_version=1
@@ -263,7 +271,15 @@ def test_withdraw_review_needs_a_reason_and_happens_once(panel: Ledger) -> None:
     )
     assert panel.review("alpha", "ada")["withdrawn"] is True
     # and a withdrawn review can be neither withdrawn again nor revised
-    refused(panel, errors.ReviewWithdrawn, panel.withdraw_review, ADA, "alpha", "ada", reason="x")
+    refused(
+        panel,
+        errors.ReviewWithdrawn,
+        panel.withdraw_review,
+        ADA,
+        "alpha",
+        "ada",
+        reason="x",
+    )
     refused(
         panel,
         errors.ReviewWithdrawn,

@@ -64,7 +64,9 @@ def test_register_tool_refuses_a_slug_that_is_not_lowercase_url_safe(
     ledger: Ledger, slug: str
 ) -> None:
     # when a tool is registered under a bad slug, then nothing is appended
-    refused(ledger, errors.InvalidSlug, ledger.register_tool, EDITOR, slug, tool_fields())
+    refused(
+        ledger, errors.InvalidSlug, ledger.register_tool, EDITOR, slug, tool_fields()
+    )
 
 
 def test_register_tool_refuses_a_slug_already_taken(ledger: Ledger) -> None:
@@ -179,16 +181,22 @@ def test_edit_tool_with_a_stale_expected_version_is_a_conflict(ledger: Ledger) -
 
 
 def test_edit_of_an_unknown_tool_is_not_found(ledger: Ledger) -> None:
-    refused(ledger, errors.ToolNotFound, ledger.edit_tool, EDITOR, "nope", {"name": "X"})
+    refused(
+        ledger, errors.ToolNotFound, ledger.edit_tool, EDITOR, "nope", {"name": "X"}
+    )
 
 
 def test_retire_and_reinstate_tool_need_reasons(ledger: Ledger) -> None:
     # given a tool
     register(ledger, "alpha")
     # when it is retired without a reason, it is refused
-    refused(ledger, errors.ReasonRequired, ledger.retire_tool, EDITOR, "alpha", reason="")
+    refused(
+        ledger, errors.ReasonRequired, ledger.retire_tool, EDITOR, "alpha", reason=""
+    )
     # when it is retired with one
-    retired = ledger.retire_tool(EDITOR, "alpha", reason="discontinued", expected_version=1)
+    retired = ledger.retire_tool(
+        EDITOR, "alpha", reason="discontinued", expected_version=1
+    )
     # then Tool.Retired records who and why
     event = single_new_event(ledger, 1, retired)
     assert envelope(event) == {
@@ -205,16 +213,27 @@ def test_retire_and_reinstate_tool_need_reasons(ledger: Ledger) -> None:
     refused(
         ledger, errors.ReasonRequired, ledger.reinstate_tool, EDITOR, "alpha", reason=""
     )
-    back = ledger.reinstate_tool(EDITOR, "alpha", reason="relaunched", expected_version=2)
+    back = ledger.reinstate_tool(
+        EDITOR, "alpha", reason="relaunched", expected_version=2
+    )
     event = single_new_event(ledger, 2, back)
-    assert (event.type, event.reason, back.version) == ("Tool.Reinstated", "relaunched", 3)
+    assert (event.type, event.reason, back.version) == (
+        "Tool.Reinstated",
+        "relaunched",
+        3,
+    )
     assert ledger.tool("alpha")["retired"] is False
 
 
 def test_reinstate_of_an_active_tool_is_refused(ledger: Ledger) -> None:
     register(ledger, "alpha")
     refused(
-        ledger, errors.ToolNotRetired, ledger.reinstate_tool, EDITOR, "alpha", reason="x"
+        ledger,
+        errors.ToolNotRetired,
+        ledger.reinstate_tool,
+        EDITOR,
+        "alpha",
+        reason="x",
     )
 
 

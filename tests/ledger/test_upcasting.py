@@ -8,6 +8,7 @@ literal so the test keeps proving old logs decode however the code changes.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -69,6 +70,7 @@ def test_a_v1_review_loads_with_its_verdict(
         "revisions": 0,
         "version": 1,
     }
+    event: Any
     (event,) = legacy.events.get(Review.id_for("alpha", "ada"))
     assert event.verdict == verdict
     assert not hasattr(event, "ship")

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from ledger import errors
 from ledger.application import Ledger
@@ -14,7 +15,15 @@ from ledger.context import Context
 from ledger.domainmodel import Vote
 from ledger.settings import Settings
 
-from .helpers import EDITOR, VOTER, envelope, refused, register, single_new_event
+from .helpers import (
+    EDITOR,
+    VOTER,
+    envelope,
+    nothing_appended,
+    refused,
+    register,
+    single_new_event,
+)
 
 IDENTITY = "carol@example.org"
 
@@ -34,7 +43,8 @@ def test_cast_vote_records_only_the_keyed_hash(tools: Ledger) -> None:
     # then Vote.Cast names her by a keyed hash, as actor and as voter
     key = tools.voter_key(IDENTITY)
     event = single_new_event(tools, 3, receipt)
-    assert len(key) == 32 and int(key, 16) >= 0
+    assert len(key) == 32
+    assert int(key, 16) >= 0
     assert receipt.id == Vote.id_for("tool:alpha", key)
     assert receipt.version == 1
     assert envelope(event) == {
@@ -61,7 +71,9 @@ def test_cast_again_changes_the_one_vote(tools: Ledger) -> None:
         {"choice": "skip"},
     )
     # and voting skip once more changes nothing, so it is refused
-    refused(tools, errors.NothingChanged, tools.cast_vote, VOTER, IDENTITY, "alpha", "skip")
+    refused(
+        tools, errors.NothingChanged, tools.cast_vote, VOTER, IDENTITY, "alpha", "skip"
+    )
 
 
 def test_different_voters_have_different_votes(tools: Ledger) -> None:
@@ -74,7 +86,9 @@ def test_different_voters_have_different_votes(tools: Ledger) -> None:
 
 @pytest.mark.parametrize("choice", ["yes", "SHIP", "", "alpha"])
 def test_a_tool_vote_is_ship_or_skip(tools: Ledger, choice: str) -> None:
-    refused(tools, errors.InvalidChoice, tools.cast_vote, VOTER, IDENTITY, "alpha", choice)
+    refused(
+        tools, errors.InvalidChoice, tools.cast_vote, VOTER, IDENTITY, "alpha", choice
+    )
 
 
 def test_retract_vote(tools: Ledger) -> None:
@@ -105,10 +119,14 @@ def test_retract_vote(tools: Ledger) -> None:
 
 
 def test_a_retired_or_unknown_tool_takes_no_votes(tools: Ledger) -> None:
-    refused(tools, errors.ToolNotFound, tools.cast_vote, VOTER, IDENTITY, "gamma", "ship")
+    refused(
+        tools, errors.ToolNotFound, tools.cast_vote, VOTER, IDENTITY, "gamma", "ship"
+    )
     tools.cast_vote(VOTER, "dave", "alpha", "ship")
     tools.retire_tool(EDITOR, "alpha", reason="discontinued")
-    refused(tools, errors.ToolRetired, tools.cast_vote, VOTER, IDENTITY, "alpha", "ship")
+    refused(
+        tools, errors.ToolRetired, tools.cast_vote, VOTER, IDENTITY, "alpha", "ship"
+    )
     refused(tools, errors.ToolRetired, tools.cast_vote, VOTER, "dave", "alpha", "skip")
     # once reinstated it takes votes again
     tools.reinstate_tool(EDITOR, "alpha", reason="back")
@@ -183,9 +201,7 @@ def test_comparison_vote_needs_a_live_comparison_of_live_tools(tools: Ledger) ->
     )
 
 
-def test_voter_identities_never_reach_the_stored_log(
-    tools: Ledger, home: Path
-) -> None:
+def test_voter_identities_never_reach_the_stored_log(tools: Ledger, home: Path) -> None:
     # given votes cast, changed and retracted by identities that are e-mails
     identities = [IDENTITY, "dave@example.org", "erin-42"]
     for identity in identities:
@@ -240,3 +256,17 @@ def test_another_home_keys_the_same_voter_differently(tmp_path: Path) -> None:
         finally:
             ledger.close()
     assert keys[0] != keys[1]
+
+
+def test_the_event_store_itself_refuses_a_second_first_vote(tools: Ledger) -> None:
+    # given two first votes by the same voter on the same subject, made apart
+    key = tools.voter_key(IDENTITY)
+    ctx = Context(actor=f"voter:{key}", request_id="r")
+    first = Vote.cast(ctx, "tool:alpha", key, "ship", ("ship", "skip"))
+    second = Vote.cast(ctx, "tool:alpha", key, "skip", ("ship", "skip"))
+    assert first.id == second.id
+    # when both are saved, the store takes the first and refuses the second
+    tools.save(first)
+    with nothing_appended(tools), pytest.raises(IntegrityError):
+        tools.save(second)
+    assert tools.vote(IDENTITY, "tool:alpha") == "ship"

@@ -1,4 +1,6 @@
-"""A second writer for the two-process tests: ``python writer_process.py NAME EDITS VOTES``.
+"""A second writer for the two-process tests.
+
+Run as ``python writer_process.py NAME EDITS VOTES``.
 
 Opens the ledger of ``LEDGER_HOME``, says ``ready``, waits for a line on
 stdin so that every writer starts at once, then for each version 1..EDITS

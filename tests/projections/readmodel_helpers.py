@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 from ledger import errors
 from ledger.application import Ledger
 from ledger.context import Context
@@ -170,3 +172,109 @@ def seed(ledger: Ledger) -> None:
         _register(ledger, index)
     for index, lens in enumerate(("builder", "skeptic", "buyer")):
         _enroll(ledger, index, lens)
+
+
+def assert_matches_write_side(ledger: Ledger, path: Path) -> None:
+    """Checks the read models against the aggregates the write side loads.
+
+    An oracle independent of the fold: every figure is recounted from the
+    aggregates' own state.
+    """
+    from ledger.domainmodel import pair
+    from projections import ReadModel
+
+    model = ReadModel(path)
+    try:
+        slugs = [card.slug for card in model.tools()]
+        for slug in TOOLS:
+            try:
+                tool = ledger.tool(slug)
+            except errors.ToolNotFound:
+                assert slug not in slugs
+                continue
+            card = model.tool(slug)
+            assert card is not None
+            assert card.version == tool["version"]
+            assert card.retired == tool["retired"]
+            assert card.entry == tool["entry"]
+            panel = {"ship": 0, "skip": 0}
+            reviews = {item.reviewer: item for item in model.reviews(slug)}
+            for handle in REVIEWERS:
+                try:
+                    review = ledger.review(slug, handle)
+                except errors.ReviewNotFound:
+                    assert handle not in reviews
+                    continue
+                item = reviews[handle]
+                assert (item.verdict, item.rationale) == (
+                    review["verdict"],
+                    review["rationale"],
+                )
+                assert item.revision == review["revisions"]
+                assert item.withdrawn == review["withdrawn"]
+                if not review["withdrawn"]:
+                    panel[review["verdict"]] += 1
+            assert (card.panel.ship, card.panel.skip) == (panel["ship"], panel["skip"])
+            community = {"ship": 0, "skip": 0, None: 0}
+            for voter in VOTERS:
+                community[ledger.vote(voter, f"tool:{slug}")] += 1
+            assert (card.community.ship, card.community.skip) == (
+                community["ship"],
+                community["skip"],
+            )
+        for summary in model.comparisons():
+            view = model.comparison(summary.b, summary.a)
+            assert view is not None
+            picks = {summary.a: 0, summary.b: 0, None: 0}
+            subject = "comparison:" + "/".join(pair(summary.a, summary.b))
+            for voter in VOTERS:
+                picks[ledger.vote(voter, subject)] += 1
+            assert (view.head_to_head.a, view.head_to_head.b) == (
+                picks[summary.b],
+                picks[summary.a],
+            )
+            for item in view.split:
+                for slug, verdict in ((summary.b, item.a), (summary.a, item.b)):
+                    try:
+                        review = ledger.review(slug, item.reviewer)
+                    except errors.ReviewNotFound:
+                        assert verdict is None
+                        continue
+                    live = None if review["withdrawn"] else review["verdict"]
+                    assert verdict == live
+    finally:
+        model.close()
+
+
+# Random command scripts.
+
+tool = st.integers(0, len(TOOLS) - 1)
+reviewer = st.integers(0, len(REVIEWERS) - 1)
+voter = st.integers(0, 1)  # few voters, so votes get changed and retracted
+verdict = st.sampled_from(("ship", "skip"))
+lens = st.sampled_from(("builder", "skeptic", "futurist", "buyer"))
+word = st.sampled_from(("speed", "price", "licence"))
+
+command = st.one_of(
+    st.tuples(st.just("register"), tool),
+    st.tuples(st.just("edit"), tool, st.sampled_from(("Free", "$5", "$9"))),
+    st.tuples(st.just("retire"), tool),
+    st.tuples(st.just("reinstate"), tool),
+    st.tuples(st.just("lens"), reviewer, lens),
+    st.tuples(st.just("review"), tool, reviewer, verdict, word),
+    st.tuples(st.just("review"), tool, reviewer, verdict, word),
+    st.tuples(st.just("withdraw"), tool, reviewer),
+    st.tuples(st.just("vote"), voter, tool, verdict),
+    st.tuples(st.just("vote"), voter, tool, verdict),
+    st.tuples(st.just("retract"), voter, tool),
+    st.tuples(st.just("publish"), tool, tool),
+    st.tuples(st.just("publish"), st.just(0), st.just(1)),
+    st.tuples(st.just("pick"), voter, tool, tool, st.booleans()),
+    st.tuples(st.just("unpick"), voter, tool, tool),
+    st.tuples(st.just("question"), tool, tool, word),
+    st.tuples(st.just("retire_comparison"), tool, tool),
+)
+project_now = st.tuples(st.just("project"), st.integers(1, 7))
+steps = st.lists(
+    st.one_of(command, command, project_now), min_size=5, max_size=60
+)

@@ -1,0 +1,98 @@
+"""A projector killed with SIGKILL at random moments resumes exactly once."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from readmodel_helpers import CTX, LEDGER, TOOLS, dump, run_ledger, seed
+
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections import readmodel_path
+from projections.rebuild import build
+
+KILLS = 20
+BATCH = 20
+
+
+def _busy_ledger(home: Path) -> int:
+    """A log of a few thousand events: mostly votes, changed and retracted."""
+    ledger = Ledger(Settings(home=home))
+    try:
+        seed(ledger)
+        rng = random.Random(7)
+        for voter in range(1700):
+            tool = TOOLS[voter % len(TOOLS)]
+            first = rng.choice(("ship", "skip"))
+            ledger.cast_vote(CTX, f"voter-{voter}", tool, first)
+            if voter % 3 == 0:  # changed twice
+                other = "skip" if first == "ship" else "ship"
+                ledger.cast_vote(CTX, f"voter-{voter}", tool, other)
+                ledger.cast_vote(CTX, f"voter-{voter}", tool, first)
+            if voter % 5 == 0:
+                ledger.retract_vote(CTX, f"voter-{voter}", tool)
+        return ledger.head_position()
+    finally:
+        ledger.close()
+
+
+def _tracked(path: Path) -> int:
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(os.path.realpath(path))
+    try:
+        row = conn.execute("SELECT position FROM tracking").fetchone()
+    except sqlite3.OperationalError:  # killed before the schema was committed
+        return 0
+    finally:
+        conn.close()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.slow
+def test_sigkilled_projector_ends_identical_to_a_clean_rebuild(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    head = _busy_ledger(home)
+    assert head > 3000
+    path = readmodel_path(Settings(home=home))
+    rng = random.Random(20240611)
+    env = {**os.environ, "LEDGER_HOME": str(home)}
+    seen = []
+    for kill in range(KILLS):
+        process = subprocess.Popen(
+            [LEDGER, "project", "--batch-size", str(BATCH), "--verbose"],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stdout is not None
+        if kill % 4 == 0:
+            time.sleep(rng.uniform(0, 0.4))  # start-up and schema set-up included
+        else:
+            for _ in range(rng.randint(1, 4)):  # a few commits, then mid-batch
+                if not process.stdout.readline():
+                    break
+            time.sleep(rng.uniform(0, 0.003))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stdout.close()
+        seen.append(_tracked(path))
+    assert seen == sorted(seen), "a committed position was lost"
+    during = [position for position in seen if 0 < position < head]
+    assert len(during) >= KILLS // 2, "most kills should land during the catch-up"
+    finished = run_ledger(home, "project", "--batch-size", str(BATCH))
+    assert finished.returncode == 0, finished.stderr
+    assert _tracked(path) == head
+    ledger = Ledger(Settings(home=home))
+    try:
+        build(ledger, tmp_path / "clean.sqlite")
+    finally:
+        ledger.close()
+    assert dump(path) == dump(tmp_path / "clean.sqlite")
