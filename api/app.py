@@ -70,9 +70,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     projector.start()
     # Worker processes of one embedded store hand the write lock over in turn.
     shared_lock = settings.write_lock and home.event_store is None
-    writer = Writer(home.home / "writer.lock" if shared_lock else None)
+    writer = Writer(ledger, home.home / "writer.lock" if shared_lock else None)
     shutdown = Shutdown()
-    pass  # shutdown.watch_signals()
+    shutdown.watch_signals()
     app.state.update(
         shutdown=shutdown,
         ledger=ledger,

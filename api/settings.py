@@ -63,7 +63,6 @@ class ApiSettings:
             keep-alive comment, so proxies do not drop idle connections.
         stream_poll_seconds: How often the event stream looks for events
             appended by other processes (local appends wake it at once).
-        events_max_limit: Upper bound of ``limit`` on ``GET /api/events``.
         access_log: Whether to log one JSON line per request.
         write_lock: Whether this node's workers take turns writing through a
             file lock (embedded store only; see :class:`api.writer.Writer`).
@@ -81,7 +80,6 @@ class ApiSettings:
     idempotency_ttl_seconds: int = 24 * 3600
     stream_keepalive_seconds: float = 15.0
     stream_poll_seconds: float = 0.5
-    events_max_limit: int = 1000
     access_log: bool = True
     write_lock: bool = True
     log_level: str = "INFO"
@@ -102,7 +100,6 @@ class ApiSettings:
             idempotency_ttl_seconds=_int(env, "LEDGER_IDEMPOTENCY_TTL", 24 * 3600),
             stream_keepalive_seconds=_float(env, "LEDGER_STREAM_KEEPALIVE", 15.0),
             stream_poll_seconds=_float(env, "LEDGER_STREAM_POLL", 0.5),
-            events_max_limit=_int(env, "LEDGER_EVENTS_MAX_LIMIT", 1000),
             access_log=_flag(env, "LEDGER_ACCESS_LOG", True),
             write_lock=_flag(env, "LEDGER_WRITE_LOCK", True),
             log_level=(env.get("LEDGER_LOG_LEVEL") or "INFO").upper(),

@@ -4,10 +4,12 @@ The event store takes one writer at a time anyway, so running commands from
 a pool of threads only adds contention: threads queue on SQLite's write lock
 and on the GIL, and every command pays a thread hand-off both ways. Here the
 event loop puts commands on a queue; a single thread drains whatever has
-queued up, runs each command in turn (each is still its own transaction with
-its own outcome, so conflicts and refusals stay per command), and hands the
-whole batch of results back to the loop in one wake-up. Under load a batch
-grows with the queue, so the hand-off cost is shared by many requests.
+queued up, runs the commands in arrival order, and hands the whole batch of
+results back to the loop in one wake-up. Each command keeps its own outcome;
+votes that queued up next to each other are appended together (see
+:mod:`api.group_commit`), everything else is its own transaction. Under load
+a batch grows with the queue, so the hand-offs and the flushes to disk are
+shared by many requests.
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from api.group_commit import VoteCommand, cast_together
+from ledger.application import Ledger, Receipt
+
 T = TypeVar("T")
 MAX_BATCH = 256
 
-_Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+_Job = tuple[
+    Callable[[], Any] | VoteCommand, asyncio.AbstractEventLoop, "asyncio.Future[Any]"
+]
+_Outcome = tuple["asyncio.Future[Any]", bool, Any]
 
 
-def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+def _settle(results: list[_Outcome]) -> None:
     for future, ok, value in results:
         if future.cancelled():
             continue
@@ -37,9 +45,10 @@ def _settle(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 
 
 class Writer:
-    """Runs blocking callables in one dedicated thread, in arrival order.
+    """Runs a worker's writes in one dedicated thread, in arrival order.
 
     Args:
+        ledger: The ledger that queued votes are cast into.
         lock_path: A file that the writers of all worker processes lock
             (``flock``) around each batch. SQLite makes a writer that finds
             the database locked sleep and retry, with sleeps growing to tens
@@ -51,8 +60,12 @@ class Writer:
     """
 
     def __init__(
-        self, lock_path: Path | None = None, name: str = "ledger-writer"
+        self,
+        ledger: Ledger,
+        lock_path: Path | None = None,
+        name: str = "ledger-writer",
     ) -> None:
+        self._ledger = ledger
         self._lock_file = None
         if lock_path is not None:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,9 +76,18 @@ class Writer:
 
     async def run(self, command: Callable[[], T]) -> T:
         """Runs ``command`` in the writer thread and returns what it returns."""
+        result: T = await self._submit(command)
+        return result
+
+    async def cast(self, vote: VoteCommand) -> Receipt:
+        """Casts ``vote``, together with the votes queued beside it."""
+        receipt: Receipt = await self._submit(vote)
+        return receipt
+
+    async def _submit(self, payload: Callable[[], Any] | VoteCommand) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((command, loop, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put((payload, loop, future))
         return await future
 
     def close(self, timeout: float = 10.0) -> None:
@@ -102,17 +124,35 @@ class Writer:
             if stop:
                 return
 
-    @staticmethod
-    def _run_batch(batch: list[_Job]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-        for command, loop, future in batch:
-            try:
-                outcome = (future, True, command())
-            except BaseException as error:
-                outcome = (future, False, error)
-            by_loop.setdefault(loop, []).append(outcome)
+    def _run_batch(self, batch: list[_Job]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        start = 0
+        while start < len(batch):
+            end = start + 1
+            if isinstance(batch[start][0], VoteCommand):
+                while end < len(batch) and isinstance(batch[end][0], VoteCommand):
+                    end += 1
+            for (_, loop, future), outcome in zip(
+                batch[start:end], self._outcomes(batch[start:end]), strict=True
+            ):
+                ok = not isinstance(outcome, BaseException)
+                by_loop.setdefault(loop, []).append((future, ok, outcome))
+            start = end
         for loop, results in by_loop.items():
             try:
                 loop.call_soon_threadsafe(_settle, results)
             except RuntimeError:  # the loop closed while the command ran
                 continue
+
+    def _outcomes(self, jobs: list[_Job]) -> list[Any]:
+        """Runs one command, or a run of votes together; errors are returned."""
+        first = jobs[0][0]
+        try:
+            if isinstance(first, VoteCommand) and len(jobs) > 1:
+                votes = [vote for vote, _, _ in jobs if isinstance(vote, VoteCommand)]
+                return list(cast_together(self._ledger, votes))
+            if isinstance(first, VoteCommand):
+                return [first.run_alone(self._ledger)]
+            return [first()]
+        except BaseException as error:
+            return [error] * len(jobs)

@@ -20,6 +20,7 @@ import msgspec
 from litestar import Request, Response
 
 from api import metrics
+from api.group_commit import VoteCommand
 from api.problems import ApiProblem
 from api.schemas import WriteReceipt
 from api.store import ApiStore, StoredResponse
@@ -54,6 +55,14 @@ async def run(
     writer: Writer = request.app.state.writer
     receipt = await writer.run(functools.partial(command, *args, **kwargs))
     metrics.EVENTS_APPENDED.labels(command=command.__name__).inc()
+    return receipt
+
+
+async def cast(request: Request[Any, Any, Any], vote: VoteCommand) -> Receipt:
+    """Casts a vote through the writer, which may append it with others."""
+    writer: Writer = request.app.state.writer
+    receipt = await writer.cast(vote)
+    metrics.EVENTS_APPENDED.labels(command="cast_vote").inc()
     return receipt
 
 

@@ -1,8 +1,9 @@
 """The read side: SQLite read models that follow the ledger's log.
 
 A :class:`Projector` folds the log into one read-model file per node, exactly
-once, live; :func:`projections.rebuild.rebuild` replays it into a fresh file and swaps it in;
-:class:`ReadModel` answers queries with the Structs of :mod:`projections.models`.
+once, live; :func:`projections.rebuild.rebuild` replays it into a fresh file
+and swaps it in; :class:`ReadModel` answers queries with the Structs of
+:mod:`projections.models`.
 """
 
 from projections.models import (

@@ -40,9 +40,7 @@ def _ledger() -> Iterator[tuple[Ledger, Settings]]:
         ledger.close()
 
 
-def _batch_size(
-    _ctx: click.Context, _param: click.Parameter, value: int
-) -> int:
+def _batch_size(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
     if value < 1:
         raise click.BadParameter(f"must be at least 1, not {value}")
     return value
@@ -96,7 +94,7 @@ def status() -> None:
                         counts[name] = conn.execute(
                             f"SELECT count(*) FROM {name}"
                         ).fetchone()[0]
-                    except Exception:  # noqa: BLE001 - an unmigrated file
+                    except Exception:
                         counts[name] = 0
             finally:
                 conn.close()

@@ -65,8 +65,8 @@ COLUMNS = {
 
 Row = dict[str, Any]
 Change = tuple[Any, ...] | None
-"""A ``tool_events`` row but its position: tool, other tool, kind, tool
-version and the eight counts; None when the event concerns no tool."""
+"""A ``tool_events`` row: position, tool, other tool, kind, tool version and
+the eight counts; None when the event concerns no tool."""
 
 AuditSink = Callable[[int, int, list[tuple[Any, ...]]], None]
 """Takes a committed batch's range ``(after, last]`` and the corrections its
@@ -271,9 +271,9 @@ class Batch:
             "Comparison.Published": self.comparison_published,
             "Comparison.Edited": self.comparison_changed,
             "Comparison.Retired": self.comparison_changed,
-            "Vote.Cast": self.vote_cast,
-            "Vote.Changed": self.vote_changed,
-            "Vote.Retracted": self.vote_changed,
+            "Vote.Cast": self.vote,
+            "Vote.Changed": self.vote,
+            "Vote.Retracted": self.vote,
         }
 
     def apply(self, events: Sequence[Event]) -> None:
@@ -286,7 +286,7 @@ class Batch:
             handler = handlers.get(event.type)
             change = None if handler is None else handler(event)
             if change is not None:
-                tool_events((event.position, *change))
+                tool_events(change)
             if audit is not None:
                 audit(_audit_row(event))
             elif not event.exact:
@@ -304,10 +304,11 @@ class Batch:
         comparison_ids: set[str] = set()
         pairs: set[tuple[str, str]] = set()
         vote_ids: set[str] = set()
+        subjects: set[str] = set()
         for event in events:
             kind = event.type
             if kind == "Vote.Cast":
-                _subject_needs(event.data["subject"], slugs, pairs)
+                subjects.add(event.data["subject"])
             elif kind.startswith("Vote."):
                 vote_ids.add(event.aggregate_id)
             elif kind == "Review.Submitted":
@@ -320,18 +321,20 @@ class Batch:
                 reviewer_ids.add(event.aggregate_id)
             elif kind.startswith("Comparison.") and kind != "Comparison.Published":
                 comparison_ids.add(event.aggregate_id)
+        stored_votes: Iterable[str] = vote_ids
         if self.vote_cache is not None:
             self.votes = self.vote_cache.entries
-            vote_ids = self.vote_cache.missing(vote_ids)
+            stored_votes = self.vote_cache.missing(vote_ids)
         for vote_id, subject, choice in self._select(
-            "SELECT id, subject, choice FROM votes WHERE id IN ({})", vote_ids
+            "SELECT id, subject, choice FROM votes WHERE id IN ({})", stored_votes
         ):
             self.votes[vote_id] = [subject, choice]
-        for event in events:
-            if event.type.startswith("Vote.") and event.type != "Vote.Cast":
-                vote = self.votes.get(event.aggregate_id)
-                if vote is not None:
-                    _subject_needs(vote[0], slugs, pairs)
+        for vote_id in vote_ids:
+            vote = self.votes.get(vote_id)
+            if vote is not None:
+                subjects.add(vote[0])
+        for subject in subjects:
+            _subject_needs(subject, slugs, pairs)
         for row in self._rows("SELECT * FROM reviews WHERE id IN ({})", review_ids):
             self.reviews[row["id"]] = row
             slugs.add(row["tool"])
@@ -342,9 +345,7 @@ class Batch:
             for row in self._rows(query, keys):
                 self.tools[row["slug"]] = row
                 self.tool_slugs[row["id"]] = row["slug"]
-        for row in self._rows(
-            "SELECT * FROM reviewers WHERE id IN ({})", reviewer_ids
-        ):
+        for row in self._rows("SELECT * FROM reviewers WHERE id IN ({})", reviewer_ids):
             self.reviewers[row["id"]] = row
         for row in self._rows(
             "SELECT * FROM comparisons WHERE id IN ({})", comparison_ids
@@ -437,6 +438,7 @@ class Batch:
         slug = card["slug"]
         self.dirty_tools.add(slug)
         return (
+            event.position,
             slug,
             None,
             kind,
@@ -556,7 +558,7 @@ class Batch:
         self.head_to_head[lo, hi] = [0, 0, 0]
         self.dirty_head_to_head.add((lo, hi))
         self.new_pairs.add((lo, hi))
-        return _concerns(lo, hi)
+        return _concerns(event.position, lo, hi)
 
     def comparison_changed(self, event: Event) -> Change:
         comparison = self.comparisons.get(event.aggregate_id)
@@ -570,39 +572,61 @@ class Batch:
         comparison["position"] = event.position
         comparison["updated_at"] = event.at
         self.dirty_comparisons.add(event.aggregate_id)
-        return _concerns(comparison["lo"], comparison["hi"])
+        return _concerns(event.position, comparison["lo"], comparison["hi"])
 
     # Votes.
 
-    def vote_cast(self, event: Event) -> Change:
-        data = event.data
-        self.votes[event.aggregate_id] = [data["subject"], data["choice"]]
-        self.dirty_votes.add(event.aggregate_id)
-        return self._tally(data["subject"], None, data["choice"], event)
+    def vote(self, event: Event) -> Change:
+        """Folds a vote cast, changed or retracted: most of any log, so kept lean."""
+        vote_id = event.aggregate_id
+        previous: str | None
+        choice: str | None
+        if event.type == "Vote.Cast":
+            data = event.data
+            subject, choice, previous = data["subject"], data["choice"], None
+            self.votes[vote_id] = [subject, choice]
+        else:
+            vote = self.votes.get(vote_id)
+            if vote is None:
+                return self._unknown(event, "vote")
+            subject, previous = vote
+            choice = event.data["choice"] if event.type == "Vote.Changed" else None
+            vote[1] = choice
+        self.dirty_votes.add(vote_id)
+        if not subject.startswith("tool:"):
+            return self._pick(subject, previous, choice, event)
+        slug = subject[5:]
+        card = self.tools.get(slug)
+        if card is None:
+            return self._unknown(event, "tool")
+        ship, skip = card["community_ship"], card["community_skip"]
+        now_ship = ship - (previous == "ship") + (choice == "ship")
+        now_skip = skip - (previous == "skip") + (choice == "skip")
+        card["community_ship"], card["community_skip"] = now_ship, now_skip
+        card["position"], card["updated_at"] = event.position, event.at
+        self.dirty_tools.add(slug)
+        panel_ship, panel_skip = card["panel_ship"], card["panel_skip"]
+        return (
+            event.position,
+            slug,
+            None,
+            "vote",
+            card["version"],
+            panel_ship,
+            panel_skip,
+            ship,
+            skip,
+            panel_ship,
+            panel_skip,
+            now_ship,
+            now_skip,
+        )
 
-    def vote_changed(self, event: Event) -> Change:
-        vote = self.votes.get(event.aggregate_id)
-        if vote is None:
-            return self._unknown(event, "vote")
-        previous = vote[1]
-        vote[1] = event.data["choice"] if event.type == "Vote.Changed" else None
-        self.dirty_votes.add(event.aggregate_id)
-        return self._tally(vote[0], previous, vote[1], event)
-
-    def _tally(
+    def _pick(
         self, subject: str, previous: str | None, choice: str | None, event: Event
     ) -> Change:
+        """Moves a head-to-head pick."""
         kind, _, key = subject.partition(":")
-        if kind == "tool":
-            card = self.tools.get(key)
-            if card is None:
-                return self._unknown(event, "tool")
-            before = _counts(card)
-            if previous is not None:
-                card["community_" + previous] -= 1
-            if choice is not None:
-                card["community_" + choice] += 1
-            return self._changed(card, event, "vote", before)
         if kind != "comparison":
             return None
         lo, _, hi = key.partition("/")
@@ -616,7 +640,7 @@ class Batch:
                 tally[1] += step
         tally[2] = tally[0] + tally[1]
         self.dirty_head_to_head.add((lo, hi))
-        return _concerns(lo, hi)
+        return _concerns(event.position, lo, hi)
 
     # Writing back.
 
@@ -765,9 +789,9 @@ def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -
         pairs.add((lo, hi))
 
 
-def _concerns(lo: str, hi: str) -> Change:
+def _concerns(position: int, lo: str, hi: str) -> Change:
     """The ``tool_events`` row of an event that concerns two tools, no card."""
-    return (lo, hi, *_NO_CARD)
+    return (position, lo, hi, *_NO_CARD)
 
 
 _NO_CARD = (None,) * 10

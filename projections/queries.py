@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -28,7 +28,6 @@ from projections.models import (
     AuditItem,
     AuditPage,
     Card,
-    CardFigures,
     ComparisonSummary,
     ComparisonView,
     Figures,
@@ -61,9 +60,14 @@ def _time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def _fields(row: tuple[Any, ...]) -> dict[str, str]:
+    """A card's slug and tool fields from the first eight columns of ``row``."""
+    return dict(zip(("slug", *TOOL_FIELDS), row[:8], strict=True))
+
+
 def _card(row: tuple[Any, ...]) -> Card:
     return Card(
-        *row[:8],
+        **_fields(row),
         panel=Figures(*row[8:14]),
         community=Figures(*row[14:20]),
         version=row[20],
@@ -249,7 +253,8 @@ class ReadModel:
                 "e.community_ship, e.community_skip, e.tool_version, e.position, "
                 "a.at, v.retired FROM tool_events e "
                 "JOIN audit a ON a.position = e.position "
-                "JOIN tool_versions v ON v.slug = e.tool AND v.version = e.tool_version "
+                "JOIN tool_versions v "
+                "ON v.slug = e.tool AND v.version = e.tool_version "
                 "WHERE e.tool = ? AND e.kind IS NOT NULL AND e.position <= ? "
                 "ORDER BY e.position DESC LIMIT 1",
                 (slug, position),
@@ -258,7 +263,7 @@ class ReadModel:
             return None
         figures = card_figures(*row[8:12])
         return Card(
-            *row[:8],
+            **_fields(row),
             panel=figures.panel,
             community=figures.community,
             version=row[12],
@@ -375,9 +380,8 @@ class ReadModel:
             raise ValueError(msg)
         limit = _page_size(limit)
         if type is not None and type not in EVENT_CLASSES:
-            msg = (
-                f"unknown event type {type!r}; known: "
-                + ", ".join(sorted(EVENT_CLASSES))
+            msg = f"unknown event type {type!r}; known: " + ", ".join(
+                sorted(EVENT_CLASSES)
             )
             raise ValueError(msg)
         filters, params = "", []

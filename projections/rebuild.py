@@ -136,9 +136,7 @@ def _replay(
         batch = source.read(after, batch_size, stop)
         if not batch:
             break
-        after = fold.project(
-            conn, after, batch, audit_sink=audit_sink, votes=votes
-        )
+        after = fold.project(conn, after, batch, audit_sink=audit_sink, votes=votes)
         events += len(batch)
         advance(len(batch), after)
     conn.execute("BEGIN")
@@ -302,7 +300,7 @@ class AuditFiller:
     def _run(self) -> None:
         try:
             conn = _bulk_connection(self._target)
-        except BaseException as error:  # noqa: BLE001 - handed to the caller
+        except BaseException as error:
             self._error = error
             return
         try:
@@ -325,7 +323,7 @@ class AuditFiller:
                     fixups,
                 )
                 conn.execute("COMMIT")
-        except BaseException as error:  # noqa: BLE001 - handed to the caller
+        except BaseException as error:
             self._error = error
         finally:
             conn.close()
@@ -377,9 +375,7 @@ def _fsync(path: Path) -> None:
 
 
 @contextmanager
-def _progress(
-    enabled: bool, total: int, console: Console | None
-) -> Iterator[_Advance]:
+def _progress(enabled: bool, total: int, console: Console | None) -> Iterator[_Advance]:
     if not enabled:
         yield lambda _events, _position: None
         return

@@ -63,12 +63,16 @@ class LogSource:
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]:
         """Up to ``limit`` events after position ``after`` (up to ``stop``)."""
         if self._sqlite is not None:
-            rows: list[Raw] = self._connection().execute(
-                "SELECT rowid, originator_id, originator_version, topic, state "
-                f"FROM {self._sqlite[1]} WHERE rowid > ? AND rowid <= ? "
-                "ORDER BY rowid LIMIT ?",
-                (after, LAST if stop is None else stop, limit),
-            ).fetchall()
+            rows: list[Raw] = (
+                self._connection()
+                .execute(
+                    "SELECT rowid, originator_id, originator_version, topic, state "
+                    f"FROM {self._sqlite[1]} WHERE rowid > ? AND rowid <= ? "
+                    "ORDER BY rowid LIMIT ?",
+                    (after, LAST if stop is None else stop, limit),
+                )
+                .fetchall()
+            )
         else:
             rows = [
                 (

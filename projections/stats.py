@@ -57,7 +57,9 @@ def figures(ship: int, skip: int) -> Figures:
     )
 
 
-def figure_columns(ship: int, skip: int) -> tuple[int, int, int, float | None, float | None, float | None]:
+def figure_columns(
+    ship: int, skip: int
+) -> tuple[int, int, int, float | None, float | None, float | None]:
     """The six stored columns of a tally: ship, skip, total, ship %, low, high."""
     f = figures(ship, skip)
     return f.ship, f.skip, f.total, f.ship_pct, f.low, f.high

@@ -89,7 +89,9 @@ def connect(path: Path, *, create: bool = True, wal: bool = True) -> Connection:
             if os.path.islink(path) or os.path.exists(path):
                 continue  # swapped between resolving and opening: resolve again
             if not create:
-                msg = f"no read model at {path}; run `ledger project` or `ledger rebuild`"
+                msg = (
+                    f"no read model at {path}; run `ledger project` or `ledger rebuild`"
+                )
                 raise FileNotFoundError(msg) from None
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = _open(real, "rwc")

@@ -18,9 +18,9 @@ from api.stream import follow
 from ledger import log as event_log
 from ledger.application import Ledger
 from projections.models import AuditPage
-from projections.queries import ReadModel
+from projections.queries import MAX_PAGE, ReadModel
 
-MAX_LIMIT = 1000
+MAX_LIMIT = MAX_PAGE
 
 
 def _check_type(type_: str | None) -> None:

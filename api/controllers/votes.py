@@ -12,28 +12,32 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api import writes
+from api.group_commit import VoteCommand
 from api.problems import ApiProblem, documented
 from api.schemas import ComparisonVote, ToolVote, VoterToken, WriteReceipt
 from api.security import BEARER, principal_of, requires
 from ledger import errors
 from ledger.application import Ledger
-from ledger.domainmodel import Vote, pair
+from ledger.domainmodel import Vote
 
 
-def _unchanged(
-    ledger: NamedDependency[Ledger], voter: str, subject: str
-) -> WriteReceipt:
-    """The answer to a PUT equal to the live vote: nothing appended.
-
-    ``subject`` spells the vote's subject as the ledger does (``tool:SLUG``,
-    ``comparison:A/B`` with the pair sorted).
-    """
-    vote = ledger.repository.get(Vote.id_for(subject, ledger.voter_key(voter)))
-    return WriteReceipt(version=vote.version, position=ledger.head_position())
+def _unchanged(ledger: Ledger, vote: VoteCommand) -> WriteReceipt:
+    """The answer to a PUT equal to the live vote: nothing appended."""
+    key = ledger.voter_key(vote.voter)
+    current = ledger.repository.get(Vote.id_for(vote.subject(), key))
+    return WriteReceipt(version=current.version, position=ledger.head_position())
 
 
-def _status(receipt: Any) -> int:
-    return 201 if receipt.version == 1 else 200
+async def _cast(
+    request: Request[Any, Any, State], ledger: Ledger, vote: VoteCommand
+) -> Response[WriteReceipt]:
+    """Casts a vote; a first vote is 201, a change 200, an unchanged vote 200."""
+    try:
+        receipt = await writes.cast(request, vote)
+    except errors.NothingChanged:
+        unchanged = await anyio.to_thread.run_sync(_unchanged, ledger, vote)
+        return writes.answer(unchanged)
+    return writes.answer(receipt, status=201 if receipt.version == 1 else 200)
 
 
 class VotersController(Controller):
@@ -111,17 +115,13 @@ class VotesController(Controller):
         ledger: NamedDependency[Ledger],
     ) -> Response[WriteReceipt]:
         principal = principal_of(request)
-        ctx = writes.context(request, principal)
-        try:
-            receipt = await writes.run(
-                request, ledger.cast_vote, ctx, principal.token_id, slug, data.choice
-            )
-        except errors.NothingChanged:
-            unchanged = await anyio.to_thread.run_sync(
-                _unchanged, ledger, principal.token_id, f"tool:{slug}"
-            )
-            return writes.answer(unchanged)
-        return writes.answer(receipt, status=_status(receipt))
+        vote = VoteCommand(
+            writes.context(request, principal),
+            principal.token_id,
+            data.choice,
+            tool=slug,
+        )
+        return await _cast(request, ledger, vote)
 
     @delete(
         "/tools/{slug:str}/vote",
@@ -160,24 +160,10 @@ class VotesController(Controller):
         ledger: NamedDependency[Ledger],
     ) -> Response[WriteReceipt]:
         principal = principal_of(request)
-        ctx = writes.context(request, principal)
-        try:
-            receipt = await writes.run(
-                request,
-                ledger.cast_comparison_vote,
-                ctx,
-                principal.token_id,
-                a,
-                b,
-                data.pick,
-            )
-        except errors.NothingChanged:
-            subject = "comparison:" + "/".join(pair(a, b))
-            unchanged = await anyio.to_thread.run_sync(
-                _unchanged, ledger, principal.token_id, subject
-            )
-            return writes.answer(unchanged)
-        return writes.answer(receipt, status=_status(receipt))
+        vote = VoteCommand(
+            writes.context(request, principal), principal.token_id, data.pick, a=a, b=b
+        )
+        return await _cast(request, ledger, vote)
 
     @delete(
         "/comparisons/{a:str}/{b:str}/vote",

@@ -18,6 +18,7 @@ take the better part of an hour. Then it measures, in one run:
 from __future__ import annotations
 
 import argparse
+import collections.abc
 import json
 import random
 import resource
@@ -63,9 +64,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         started = time.perf_counter()
         generated = generate(home, args.events, args.seed)
-        say(
-            f"generated {generated:,} events in {time.perf_counter() - started:.1f} s"
-        )
+        say(f"generated {generated:,} events in {time.perf_counter() - started:.1f} s")
         scan = measure_scan(home)
         say(f"(a) scan + decode: {scan:,.0f} events/s")
         child = measure_rebuild(home)
@@ -102,9 +101,7 @@ def _table(figures: dict[str, Any]) -> None:
     table = Table("figure", "value", "goal", title="rebuild benchmark")
     table.add_row("events", f"{figures['events']:,}", "")
     table.add_row("(a) scan + decode", f"{figures['scan_decode_per_s']:,} /s", "")
-    table.add_row(
-        "(b) rebuild", f"{figures['rebuild_per_s']:,} /s", ">= 150,000 /s"
-    )
+    table.add_row("(b) rebuild", f"{figures['rebuild_per_s']:,} /s", ">= 150,000 /s")
     table.add_row("(c) naive, 1 txn/event", f"{figures['naive_per_s']:,} /s", "")
     table.add_row("b / a", f"{figures['ratio_vs_scan']:.2f}", "")
     table.add_row("b / c", f"{figures['ratio_vs_naive']:.1f}x", ">= 30x")
@@ -126,7 +123,7 @@ def generate(home: Path, events: int, seed: int) -> int:
             return ledger.head_position()
         batch = []
         written = 0
-        for domain_event in Generator(random.Random(seed)).events(events):
+        for domain_event in SiteLife(random.Random(seed)).events(events):
             batch.append(ledger.mapper.to_stored_event(domain_event))
             if len(batch) == INSERT_BATCH:
                 ledger.recorder.insert_events(batch)
@@ -140,7 +137,7 @@ def generate(home: Path, events: int, seed: int) -> int:
         ledger.close()
 
 
-class Generator:
+class SiteLife:
     """Drives the real aggregates through a plausible life of the site."""
 
     def __init__(self, rng: random.Random) -> None:
@@ -207,7 +204,7 @@ class Generator:
                     produced += yield from self._emit(aggregate)
 
     @staticmethod
-    def _emit(aggregate: Any) -> Iterator[Any]:
+    def _emit(aggregate: Any) -> collections.abc.Generator[Any, None, int]:
         events = aggregate.collect_events()
         yield from events
         return len(events)
@@ -462,7 +459,9 @@ def measure_naive(home: Path, sample: int) -> float:
         started = time.perf_counter()
         for notification in notifications:
             domain_event = ledger.mapper.to_domain_event(notification)
-            projection.process_event(domain_event, Tracking(ledger.name, notification.id))
+            projection.process_event(
+                domain_event, Tracking(ledger.name, notification.id)
+            )
         elapsed = time.perf_counter() - started
         return len(notifications) / elapsed
     finally:
@@ -505,7 +504,7 @@ class NaiveView:
 def _naive_projection_class() -> type[Any]:
     from eventsourcing.projection import Projection
 
-    from ledger.log import LoggedEvent
+    from projections.fold import Event, iso
 
     envelope = {"originator_id", "originator_version", "timestamp", "actor"}
     envelope |= {"reason", "request_id", "originator_topic"}
@@ -517,12 +516,11 @@ def _naive_projection_class() -> type[Any]:
 
         def process_event(self, domain_event: Any, tracking: Any) -> None:
             state = vars(domain_event)
-            cls = type(domain_event)
-            event = LoggedEvent(
+            event = Event(
                 position=tracking.notification_id,
-                at=domain_event.timestamp,
-                type=f"{cls.__qualname__}",
-                aggregate_id=domain_event.originator_id,
+                at=iso(domain_event.timestamp),
+                type=type(domain_event).__qualname__,
+                aggregate_id=domain_event.originator_id.hex,
                 version=domain_event.originator_version,
                 actor=domain_event.actor,
                 reason=domain_event.reason,
@@ -534,7 +532,7 @@ def _naive_projection_class() -> type[Any]:
     return _NaiveProjection
 
 
-def NaiveProjection(view: NaiveView) -> Any:  # noqa: N802 - a class, built lazily
+def NaiveProjection(view: NaiveView) -> Any:
     """eventsourcing's ``Projection`` over :class:`NaiveView` (built on first use)."""
     return _naive_projection_class()(view)
 

@@ -25,9 +25,7 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     conn = sqlite3.connect(os.path.realpath(path))
     try:
         return {
-            table: conn.execute(
-                f"SELECT * FROM {table} ORDER BY {key}"
-            ).fetchall()
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY {key}").fetchall()
             for table, key in schema.KEYS.items()
         }
     finally:
@@ -275,6 +273,4 @@ command = st.one_of(
     st.tuples(st.just("retire_comparison"), tool, tool),
 )
 project_now = st.tuples(st.just("project"), st.integers(1, 7))
-steps = st.lists(
-    st.one_of(command, command, project_now), min_size=5, max_size=60
-)
+steps = st.lists(st.one_of(command, command, project_now), min_size=5, max_size=60)

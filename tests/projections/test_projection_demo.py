@@ -72,7 +72,12 @@ def test_demo_comparison_split_and_reviews(ledger: Ledger, live_path: Path) -> N
             0,
         )
         reviews = model.reviews("code-llama-4")
-        assert [r.reviewer for r in reviews] == ["builder", "skeptic", "futurist", "buyer"]
+        assert [r.reviewer for r in reviews] == [
+            "builder",
+            "skeptic",
+            "futurist",
+            "buyer",
+        ]
         assert all(r.revision == 0 and r.revised_at is None for r in reviews)
         assert model.position() == ledger.head_position()
     finally:

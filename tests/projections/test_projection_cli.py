@@ -1,0 +1,121 @@
+"""The read side's ``ledger`` commands, each run as its own process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from readmodel_helpers import CTX, run_ledger
+
+from ledger import demo
+from ledger.application import Ledger
+
+
+def test_project_then_status_then_rebuild(home: Path, ledger: Ledger) -> None:
+    demo.load(ledger)
+    head = ledger.head_position()
+    before = run_ledger(home, "status")
+    assert before.returncode == 0, before.stderr
+    assert "not built yet" in before.stdout
+    projected = run_ledger(home, "project")
+    assert projected.returncode == 0, projected.stderr
+    assert f"projected up to position {head}" in projected.stdout
+    ledger.cast_vote(CTX, "late", "code-llama-4", "ship")
+    status = run_ledger(home, "status")
+    assert status.returncode == 0, status.stderr
+    rows = {
+        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:6]]
+        for line in status.stdout.splitlines()
+        if line.startswith("│")
+    }
+    assert rows["tools"] == ["2", str(head + 1), str(head), "1"]
+    assert rows["audit"] == [str(head), str(head + 1), str(head), "1"]
+    rebuilt = run_ledger(home, "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert f"rebuilt {head + 1} events up to position {head + 1}" in rebuilt.stdout
+    assert "events/s" in rebuilt.stdout
+    after = run_ledger(home, "status")
+    assert "│ audit" in after.stdout
+    assert f"│ {head + 1}" in after.stdout
+
+
+def test_history_prints_the_verdict_timeline(home: Path, ledger: Ledger) -> None:
+    demo.load(ledger)
+    ledger.revise_review(
+        CTX,
+        "mistral-medium-3",
+        "buyer",
+        verdict="ship",
+        rationale="The managed tier arrived.",
+        reason="enterprise tier announced",
+    )
+    result = run_ledger(home, "history", "mistral-medium-3")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert [line.split("│")[3].strip() for line in lines] == [
+        "Tool.Registered",
+        "Review.Submitted",
+        "Review.Submitted",
+        "Review.Submitted",
+        "Review.Submitted",
+        "Review.Revised",
+    ]
+    last = lines[-1]
+    assert "enterprise tier announced" in last
+    assert "3/4 75% → 4/4 100%" in last
+    assert "0/0 — → 0/0 —" in last
+
+
+def test_bad_arguments_fail_clearly(home: Path, ledger: Ledger) -> None:
+    demo.load(ledger)
+    unknown = run_ledger(home, "history", "no-such-tool")
+    assert unknown.returncode == 1
+    assert "no tool 'no-such-tool'" in unknown.stderr
+    missing = run_ledger(home, "history")
+    assert missing.returncode == 2
+    assert "Missing argument 'SLUG'" in missing.stderr
+    zero = run_ledger(home, "project", "--batch-size", "0")
+    assert zero.returncode == 2
+    assert "must be at least 1" in zero.stderr
+    poll = run_ledger(home, "project", "--poll-interval", "0")
+    assert poll.returncode == 2
+    assert "--poll-interval" in poll.stderr
+    store = run_ledger(home, "rebuild", "--batch-size", "-5")
+    assert store.returncode == 2
+
+
+def test_project_follow_keeps_up_until_terminated(
+    home: Path, ledger: Ledger, live_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from readmodel_helpers import LEDGER
+
+    from projections import ReadModel
+
+    demo.load(ledger)
+    process = subprocess.Popen(
+        [LEDGER, "project", "--follow", "--poll-interval", "0.05"],
+        env={**os.environ, "LEDGER_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "projected up to position" in process.stdout.readline()
+        receipt = ledger.cast_vote(CTX, "follower", "code-llama-4", "skip")
+        model = ReadModel(live_path)
+        assert model.wait_for(receipt.position, timeout=5)
+        card = model.tool("code-llama-4")
+        assert card is not None
+        assert card.community.skip == 1
+        model.close()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert f"stopped at position {receipt.position}" in out
