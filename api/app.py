@@ -38,9 +38,9 @@ from api.store import ApiStore
 from api.stream import Shutdown
 from api.writer import Writer
 from ledger.application import Ledger
+from projections import readmodel_path
 from projections.projector import Projector
 from projections.queries import ReadModel
-from projections.store import readmodel_path
 
 log = logging.getLogger("api.app")
 

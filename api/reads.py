@@ -53,6 +53,14 @@ async def reach(state: State, position: int) -> None:
     read_model: ReadModel = state.read_model
     if read_model.position() >= position:
         return
+    head = await anyio.to_thread.run_sync(state.ledger.head_position)
+    if position > head:
+        raise ApiProblem(
+            422,
+            "position-beyond-log",
+            f"position {position} is past the end of the log (head {head})",
+        )
+    # ReadModel.wait_for would block the loop; this polls it asynchronously.
     loop = asyncio.get_running_loop()
     deadline = loop.time() + state.settings.min_position_timeout
     delay = 0.002
@@ -61,13 +69,6 @@ async def reach(state: State, position: int) -> None:
         if read_model.position() >= position:
             return
         delay = min(delay * 2, 0.05)
-    head = await anyio.to_thread.run_sync(state.ledger.head_position)
-    if position > head:
-        raise ApiProblem(
-            422,
-            "position-beyond-log",
-            f"position {position} is past the end of the log (head {head})",
-        )
     raise ApiProblem(
         503,
         "projection-behind",

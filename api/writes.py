@@ -62,7 +62,8 @@ async def cast(request: Request[Any, Any, Any], vote: VoteCommand) -> Receipt:
     """Casts a vote through the writer, which may append it with others."""
     writer: Writer = request.app.state.writer
     receipt = await writer.cast(vote)
-    metrics.EVENTS_APPENDED.labels(command="cast_vote").inc()
+    command = "cast_vote" if vote.tool is not None else "cast_comparison_vote"
+    metrics.EVENTS_APPENDED.labels(command=command).inc()
     return receipt
 
 

@@ -68,20 +68,13 @@ Change = tuple[Any, ...] | None
 """A ``tool_events`` row: position, tool, other tool, kind, tool version and
 the eight counts; None when the event concerns no tool."""
 
-AuditSink = Callable[[int, int, list[tuple[Any, ...]]], None]
-"""Takes a committed batch's range ``(after, last]`` and the corrections its
-audit rows need, when another writer fills ``audit`` straight from the log."""
 
 _decode_json = msgspec.json.Decoder().decode
 _encode_json = msgspec.json.Encoder().encode
 
 
 class Event(msgspec.Struct, gc=False):
-    """One decoded event, in the plain types the read models store.
-
-    ``exact`` is False when ``at`` or ``data`` differ from what a plain read
-    of the stored state gives (an unusual timestamp, an upcast state).
-    """
+    """One decoded event, in the plain types the read models store."""
 
     position: int
     at: str
@@ -92,7 +85,6 @@ class Event(msgspec.Struct, gc=False):
     reason: str
     request_id: str
     data: dict[str, Any]
-    exact: bool = True
 
 
 def iso(at: datetime) -> str:
@@ -126,12 +118,9 @@ def decode(raw: Raw) -> Event:
     position, aggregate_id, version, topic, state_bytes = raw
     name, cls = _event_type(topic)
     state = _decode_json(state_bytes)
-    exact = True
     if cls is not None:
-        exact = state.get("class_version", 1) == cls.class_version
         upcast(cls, state)
-    stamp = state.pop("timestamp")
-    at = _at(stamp)
+    at = _at(state.pop("timestamp"))
     state.pop("originator_topic", None)
     return Event(
         position,
@@ -143,7 +132,6 @@ def decode(raw: Raw) -> Event:
         state.pop("reason", ""),
         state.pop("request_id", ""),
         state,
-        exact and at is stamp,
     )
 
 
@@ -160,14 +148,7 @@ class GapError(RuntimeError):
     """
 
 
-def project(
-    conn: sqlite3.Connection,
-    after: int,
-    raws: Sequence[Raw],
-    *,
-    audit_sink: AuditSink | None = None,
-    votes: VoteCache | None = None,
-) -> int:
+def project(conn: sqlite3.Connection, after: int, raws: Sequence[Raw]) -> int:
     """Applies ``raws`` (read after position ``after``) exactly once.
 
     Args:
@@ -175,10 +156,6 @@ def project(
         after: The position the batch was read after; the file must reflect
             at least that much, or events between would be skipped.
         raws: Consecutive events of the log, oldest first.
-        audit_sink: When given, ``audit`` rows are not written here; the
-            sink is told the committed range instead (see :data:`AuditSink`).
-        votes: Vote states held over from earlier batches (rebuilds only:
-            the file's ``votes`` table lags behind them until flushed).
 
     Returns:
         The position the file reflects after this transaction.
@@ -193,21 +170,19 @@ def project(
             msg = f"read model at {tracked}, batch starts after {after}"
             raise GapError(msg)
         fresh = [raw for raw in raws if raw[0] > tracked]
-        batch = Batch(conn, audit=audit_sink is None, votes=votes)
         if fresh:
-            batch.apply([decode(raw) for raw in fresh])
+            Batch(conn).apply([decode(raw) for raw in fresh])
+            tracked = fresh[-1][0]
             conn.execute(
                 "UPDATE tracking SET position = ? WHERE name = ?",
-                (fresh[-1][0], schema.TRACKING),
+                (tracked, schema.TRACKING),
             )
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    if fresh and audit_sink is not None:
-        audit_sink(tracked, fresh[-1][0], batch.fixups)
-    return fresh[-1][0] if fresh else tracked
+    return tracked
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -227,16 +202,8 @@ class Batch:
     so a vote changed ten times in a batch costs one row write.
     """
 
-    def __init__(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        audit: bool = True,
-        votes: VoteCache | None = None,
-    ) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.write_audit = audit
-        self.vote_cache = votes
         self.tools: dict[str, Row] = {}
         self.tool_slugs: dict[str, str] = {}
         self.reviews: dict[str, Row] = {}
@@ -253,7 +220,6 @@ class Batch:
         self.split_keys: set[tuple[str, str]] = set()
         self.new_pairs: set[tuple[str, str]] = set()
         self.audit: list[tuple[Any, ...]] = []
-        self.fixups: list[tuple[Any, ...]] = []
         self.tool_events: list[tuple[Any, ...]] = []
         self.tool_versions: list[tuple[Any, ...]] = []
         self.handlers: dict[str, Callable[[Event], Change]] = {
@@ -281,16 +247,13 @@ class Batch:
         self.load(events)
         handlers = self.handlers
         tool_events = self.tool_events.append
-        audit = self.audit.append if self.write_audit else None
+        audit = self.audit.append
         for event in events:
             handler = handlers.get(event.type)
             change = None if handler is None else handler(event)
             if change is not None:
                 tool_events(change)
-            if audit is not None:
-                audit(_audit_row(event))
-            elif not event.exact:
-                self.fixups.append(_audit_row(event))
+            audit(_audit_row(event))
         self.write()
 
     # Loading what the batch touches.
@@ -321,12 +284,8 @@ class Batch:
                 reviewer_ids.add(event.aggregate_id)
             elif kind.startswith("Comparison.") and kind != "Comparison.Published":
                 comparison_ids.add(event.aggregate_id)
-        stored_votes: Iterable[str] = vote_ids
-        if self.vote_cache is not None:
-            self.votes = self.vote_cache.entries
-            stored_votes = self.vote_cache.missing(vote_ids)
         for vote_id, subject, choice in self._select(
-            "SELECT id, subject, choice FROM votes WHERE id IN ({})", stored_votes
+            "SELECT id, subject, choice FROM votes WHERE id IN ({})", vote_ids
         ):
             self.votes[vote_id] = [subject, choice]
         for vote_id in vote_ids:
@@ -661,11 +620,10 @@ class Batch:
             "INSERT OR REPLACE INTO head_to_head VALUES (?,?,?,?,?)",
             [(*key, *self.head_to_head[key]) for key in self.dirty_head_to_head],
         )
-        if self.vote_cache is not None:
-            self.vote_cache.dirty |= self.dirty_votes
-            self.vote_cache.spill(self.conn)
-        else:
-            write_votes(self.conn, self.votes, self.dirty_votes)
+        many(
+            "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
+            [(key, *self.votes[key]) for key in sorted(self.dirty_votes)],
+        )
         self.write_splits()
 
     def _replace(self, table: str, rows: dict[str, Row], dirty: set[str]) -> None:
@@ -723,61 +681,6 @@ class Batch:
             "AND lo_verdict IS NULL AND hi_verdict IS NULL",
             ordered,
         )
-
-
-def write_votes(
-    conn: sqlite3.Connection, votes: dict[str, list[Any]], keys: Iterable[str]
-) -> None:
-    """Writes the current state of the votes ``keys`` names."""
-    conn.executemany(
-        "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
-        [(key, *votes[key]) for key in sorted(keys)],
-    )
-
-
-class VoteCache:
-    """Vote states kept in memory between batches, for a rebuild only.
-
-    Votes are most of a log, and writing each one back after every batch
-    costs a random B-tree insert per event. A rebuild's file is private until
-    it is swapped in, so it may hold the newest votes in memory instead and
-    write them back late: the oldest in sorted chunks once ``capacity`` is
-    exceeded (memory stays bounded), the rest by :meth:`flush`.
-
-    Args:
-        capacity: The most vote states held in memory.
-    """
-
-    def __init__(self, capacity: int = 150_000) -> None:
-        self.capacity = capacity
-        self.entries: dict[str, list[Any]] = {}
-        self.dirty: set[str] = set()
-
-    def missing(self, keys: Iterable[str]) -> list[str]:
-        """The ``keys`` not held in memory."""
-        entries = self.entries
-        return [key for key in keys if key not in entries]
-
-    def spill(self, conn: sqlite3.Connection) -> None:
-        """Writes back and forgets the oldest states while over capacity."""
-        excess = len(self.entries) - self.capacity
-        if excess <= 0:
-            return
-        excess += self.capacity // 4  # spill in large chunks, not one by one
-        oldest = []
-        for key in self.entries:
-            oldest.append(key)
-            if len(oldest) >= excess:
-                break
-        write_votes(conn, self.entries, self.dirty.intersection(oldest))
-        for key in oldest:
-            del self.entries[key]
-        self.dirty.difference_update(oldest)
-
-    def flush(self, conn: sqlite3.Connection) -> None:
-        """Writes back every state changed since it was last written."""
-        write_votes(conn, self.entries, self.dirty)
-        self.dirty.clear()
 
 
 def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -> None:

@@ -91,6 +91,9 @@ class Projector:
         Returns:
             The position the read models reflect afterwards.
         """
+        return self._catch_up(stop, None)
+
+    def _catch_up(self, stop: int | None, interrupt: threading.Event | None) -> int:
         with self._projecting:
             while True:
                 conn = self._connection()
@@ -98,6 +101,8 @@ class Projector:
                 self._advanced(after)
                 if stop is not None and after >= stop:
                     return after
+                if interrupt is not None and interrupt.is_set():
+                    return after  # stopping: the rest waits for the next start
                 raws = self.source.read(after, self.batch_size, stop)
                 if not raws:
                     return after
@@ -159,7 +164,7 @@ class Projector:
             # wakes the next round instead of being lost.
             self._wakeup.clear()
             try:
-                self.catch_up()
+                self._catch_up(None, self._stopping)
             except Exception:
                 logger.exception("projecting failed; retrying after the poll interval")
             self._wakeup.wait(self.poll_interval)

@@ -14,14 +14,11 @@ which are built once at the end; a failed rebuild just deletes its file.
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -40,7 +37,7 @@ from ledger.application import Ledger
 from projections import fold, schema, store
 from projections.source import LogSource
 
-BATCH_SIZE = 10_000
+BATCH_SIZE = 20_000
 
 _Advance = Callable[[int, int], None]
 
@@ -94,19 +91,23 @@ def build(
         raise FileExistsError(msg)
     started = time.perf_counter()
     source = LogSource(ledger)
+    conn = _bulk_connection(target)
     try:
+        schema.migrate(conn, stop_before=schema.AUDIT_INDEXES)
         total = stop if stop is not None else source.head()
         with _progress(progress, total, console) as advance:
-            if source.sqlite_file is not None:
-                events, position = _build_beside_log(
-                    source, target, stop, batch_size, advance
-                )
-            else:
-                events, position = _build_alone(
-                    source, target, stop, batch_size, advance
-                )
+            events, position = _replay(source, conn, stop, batch_size, advance)
+        schema.migrate(conn)  # the query indexes, built once over all rows
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except BaseException:
+        conn.close()
+        store.discard(target)
+        raise
     finally:
         source.close()
+    conn.close()
     _fsync(target)
     return RebuildResult(
         events=events, position=position, seconds=time.perf_counter() - started
@@ -128,205 +129,15 @@ def _replay(
     stop: int | None,
     batch_size: int,
     advance: _Advance,
-    audit_sink: fold.AuditSink | None = None,
 ) -> tuple[int, int]:
     events = after = 0
-    votes = fold.VoteCache()
     while True:
         batch = source.read(after, batch_size, stop)
         if not batch:
-            break
-        after = fold.project(conn, after, batch, audit_sink=audit_sink, votes=votes)
+            return events, after
+        after = fold.project(conn, after, batch)
         events += len(batch)
         advance(len(batch), after)
-    conn.execute("BEGIN")
-    votes.flush(conn)
-    conn.execute("COMMIT")
-    return events, after
-
-
-def _finish(conn: store.Connection) -> None:
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def _build_alone(
-    source: LogSource,
-    target: Path,
-    stop: int | None,
-    batch_size: int,
-    advance: _Advance,
-) -> tuple[int, int]:
-    """The portable build: one fold writes every table (any event store)."""
-    conn = _bulk_connection(target)
-    try:
-        schema.migrate(conn, stop_before=schema.AUDIT_INDEXES)
-        result = _replay(source, conn, stop, batch_size, advance)
-        schema.migrate(conn)
-        _finish(conn)
-    except BaseException:
-        conn.close()
-        store.discard(target)
-        raise
-    conn.close()
-    return result
-
-
-def _build_beside_log(
-    source: LogSource,
-    target: Path,
-    stop: int | None,
-    batch_size: int,
-    advance: _Advance,
-) -> tuple[int, int]:
-    """The build for a SQLite log, on both cores.
-
-    The audit index needs no state, so a second thread fills it with plain
-    SQL straight from the attached event store (SQLite does that work without
-    holding Python's GIL) while this thread folds everything else into a
-    side file. The side file's tables are then copied in whole.
-    """
-    assert source.sqlite_file is not None
-    side = target.with_name(target.name + ".fold")
-    store.discard(side)
-    filler: AuditFiller | None = None
-    conn = _bulk_connection(target)
-    folded = _bulk_connection(side)
-    try:
-        schema.migrate(conn, stop_before=schema.AUDIT_INDEXES)
-        schema.migrate(folded, stop_before=schema.AUDIT_INDEXES)
-        filler = AuditFiller(target, *source.sqlite_file)
-        result = _replay(source, folded, stop, batch_size, advance, filler.submit)
-        filler.close()
-        schema.migrate(folded)  # index the side file while the filler indexes
-        folded.close()
-        filler.join()
-        schema.migrate(conn)
-        conn.execute("ATTACH DATABASE ? AS folded", (str(side),))
-        conn.execute("BEGIN")
-        for table in schema.TABLES:
-            if table not in ("audit", "tracking"):
-                conn.execute(f"INSERT INTO main.{table} SELECT * FROM folded.{table}")
-        conn.execute(
-            "UPDATE main.tracking SET position = "
-            "(SELECT position FROM folded.tracking WHERE name = ?) WHERE name = ?",
-            (schema.TRACKING, schema.TRACKING),
-        )
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE folded")
-        _finish(conn)
-    except BaseException:
-        if filler is not None:
-            filler.abandon()
-        conn.close()
-        folded.close()
-        store.discard(target)
-        raise
-    finally:
-        store.discard(side)
-    conn.close()
-    return result
-
-
-class AuditFiller:
-    """Fills a new file's ``audit`` table from the SQLite event store, in a thread.
-
-    Each committed batch of the fold hands over its position range; the
-    thread copies that range's events into ``audit`` with one ``INSERT …
-    SELECT``, decoding the JSON states inside SQLite, then applies the few
-    corrections the fold found (upcast states, unusual timestamps), so the
-    rows equal those the fold itself would write. At the end it builds the
-    audit indexes.
-
-    Args:
-        target: The new read-model file, already migrated up to its indexes.
-        events_file: The event store's SQLite file.
-        table: The event store's table of stored events.
-    """
-
-    _FILL = (
-        "INSERT INTO audit (position, at, type, aggregate_id, version, actor, "
-        "reason, request_id, data) "
-        "SELECT rowid, json_extract(state, '$.timestamp'), "
-        "substr(topic, instr(topic, ':') + 1), originator_id, originator_version, "
-        "coalesce(json_extract(state, '$.actor'), ''), "
-        "coalesce(json_extract(state, '$.reason'), ''), "
-        "coalesce(json_extract(state, '$.request_id'), ''), "
-        "json_remove(state, '$.timestamp', '$.originator_topic', '$.actor', "
-        "'$.reason', '$.request_id', '$.class_version') "
-        "FROM log.{table} WHERE rowid > ? AND rowid <= ?"
-    )
-
-    def __init__(self, target: Path, events_file: str, table: str) -> None:
-        self._target = target
-        self._events_file = events_file
-        self._fill = self._FILL.format(table=table)
-        self._work: queue.Queue[tuple[int, int, list[Any]] | None] = queue.Queue(8)
-        self._error: BaseException | None = None
-        self._abandoned = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="audit", daemon=True)
-        self._thread.start()
-
-    def submit(self, after: int, last: int, fixups: list[Any]) -> None:
-        """Queues the range ``(after, last]`` of a committed batch."""
-        self._put((after, last, fixups))
-
-    def close(self) -> None:
-        """Says no more ranges will come; the thread then builds the indexes."""
-        self._put(None)
-
-    def join(self) -> None:
-        """Waits for the thread; re-raises what it failed with."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-
-    def abandon(self) -> None:
-        """Stops the thread early after a failure elsewhere."""
-        self._abandoned.set()
-        self._thread.join()
-
-    def _put(self, item: tuple[int, int, list[Any]] | None) -> None:
-        while True:
-            if self._error is not None:
-                raise self._error
-            try:
-                self._work.put(item, timeout=0.1)
-            except queue.Full:
-                continue
-            return
-
-    def _run(self) -> None:
-        try:
-            conn = _bulk_connection(self._target)
-        except BaseException as error:
-            self._error = error
-            return
-        try:
-            conn.execute("ATTACH DATABASE ? AS log", (self._events_file,))
-            while not self._abandoned.is_set():
-                try:
-                    item = self._work.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if item is None:
-                    conn.execute("DETACH DATABASE log")
-                    conn.execute("PRAGMA threads=2")
-                    schema.migrate(conn, stop_before=schema.TOOL_EVENT_INDEXES)
-                    return
-                after, last, fixups = item
-                conn.execute("BEGIN")
-                conn.execute(self._fill, (after, last))
-                conn.executemany(
-                    "UPDATE audit SET at = ?2, data = ?9 WHERE position = ?1",
-                    fixups,
-                )
-                conn.execute("COMMIT")
-        except BaseException as error:
-            self._error = error
-        finally:
-            conn.close()
 
 
 def rebuild(

@@ -37,8 +37,6 @@ class LogSource:
         self.cipher = ledger.mapper.cipher
         self.compressor = ledger.mapper.compressor
         self._sqlite: tuple[str, str] | None = None
-        self.sqlite_file: tuple[str, str] | None = None
-        """The event store's SQLite file and table, when SQL may read it directly."""
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         recorder: Any = self.recorder
@@ -46,8 +44,6 @@ class LogSource:
             pool = recorder.datastore.pool
             if not pool.is_sqlite_memory_mode:
                 self._sqlite = (pool.db_name, recorder.events_table_name)
-                if self.cipher is None and self.compressor is None:
-                    self.sqlite_file = self._sqlite
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

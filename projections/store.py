@@ -86,12 +86,12 @@ def connect(path: Path, *, create: bool = True, wal: bool = True) -> Connection:
         try:
             conn = _open(real, "rw")
         except sqlite3.OperationalError:
-            if os.path.islink(path) or os.path.exists(path):
+            if os.path.exists(real):
+                raise  # the file is there and still cannot be opened
+            if os.path.islink(path):
                 continue  # swapped between resolving and opening: resolve again
             if not create:
-                msg = (
-                    f"no read model at {path}; run `ledger project` or `ledger rebuild`"
-                )
+                msg = f"no read model at {path}; run `ledger project` first"
                 raise FileNotFoundError(msg) from None
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = _open(real, "rwc")
@@ -114,7 +114,6 @@ def _configure(conn: Connection, *, wal: bool) -> None:
     # in a power cut (never torn: WAL keeps it atomic); the tracking position
     # is in the same transaction, so a lost commit is simply projected again.
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA temp_store=MEMORY")
 
 
 def new_generation(path: Path) -> Path:

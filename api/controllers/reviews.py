@@ -103,8 +103,8 @@ class ReviewsController(Controller):
                 expected_version=writes.if_match(request),
             )
         except errors.NothingChanged:
-            receipt = await anyio.to_thread.run_sync(_unchanged, ledger, slug, handle)
-            return writes.answer(receipt)
+            unchanged = await anyio.to_thread.run_sync(_unchanged, ledger, slug, handle)
+            return writes.answer(unchanged)
         if receipt.version == 1:
             return writes.answer(
                 receipt, status=201, location=f"/api/tools/{slug}/reviews"

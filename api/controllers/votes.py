@@ -24,7 +24,7 @@ from ledger.domainmodel import Vote
 def _unchanged(ledger: Ledger, vote: VoteCommand) -> WriteReceipt:
     """The answer to a PUT equal to the live vote: nothing appended."""
     key = ledger.voter_key(vote.voter)
-    current = ledger.repository.get(Vote.id_for(vote.subject(), key))
+    current: Vote = ledger.repository.get(Vote.id_for(vote.subject(), key))
     return WriteReceipt(version=current.version, position=ledger.head_position())
 
 

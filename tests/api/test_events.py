@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.api.conftest import Api
@@ -73,7 +75,7 @@ def test_request_id_is_recorded_with_the_events(api: Api) -> None:
         {"limit": "x"},
     ],
 )
-def test_bad_parameters_are_422(api: Api, params: dict[str, object]) -> None:
+def test_bad_parameters_are_422(api: Api, params: dict[str, Any]) -> None:
     answer = api.client.get("/api/events", params=params)
     assert answer.status_code == 422
     assert answer.headers["content-type"] == "application/problem+json"

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.python import asgi
 
 from api import create_app
@@ -70,6 +71,7 @@ def test_no_request_makes_a_server_error(tmp_path: Path) -> None:
     checked = []
     try:
         for result in schema.get_all_operations():
+            assert isinstance(result, Ok), result
             operation = result.ok()
             headers = {"Authorization": f"Bearer {tokens[_role(operation.path)]}"}
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):

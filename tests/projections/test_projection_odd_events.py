@@ -1,9 +1,9 @@
-"""The rebuild's SQL-side audit copy equals what the fold writes, odd events included.
+"""Odd stored events project faithfully, the same live and on rebuild.
 
-A rebuild on the embedded store fills the audit index with SQL straight from
-the event store; these events are the ones where that could differ from the
-fold's own rows: states of an older class version (upcast), timestamps not in
-msgspec's usual form, and text that needs escaping in JSON.
+States of an older class version (upcast on read), timestamps not in
+msgspec's usual form (whole seconds, another UTC offset) and text that needs
+escaping in JSON all reach the read models as the current event classes see
+them.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _log(ledger: Ledger) -> None:
     ledger.cast_vote(CTX, "someone", "odd", "skip")
 
 
-def test_bulk_rebuild_rows_equal_the_folds_rows(
+def test_odd_events_project_the_same_live_and_on_rebuild(
     ledger: Ledger, live_path: Path
 ) -> None:
     _log(ledger)

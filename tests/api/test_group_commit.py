@@ -1,0 +1,140 @@
+"""Group commit: votes appended together have exactly the single commands' outcomes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.group_commit import VoteCommand, cast_together
+from ledger import demo, errors
+from ledger import log as event_log
+from ledger.application import Ledger, Receipt
+from ledger.context import Context
+from ledger.settings import Settings
+
+CTX = Context(actor="voter:x", request_id="batch-test")
+TOOL = "code-llama-4"
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    opened = Ledger(Settings(home=tmp_path / "ledger"))
+    demo.load(opened)
+    yield opened
+    opened.close()
+
+
+def _vote(voter: str, choice: str = "ship", **where: str) -> VoteCommand:
+    if not where:
+        where = {"tool": TOOL}
+    return VoteCommand(CTX, voter, choice, **where)
+
+
+def test_first_votes_are_appended_in_one_go(ledger: Ledger) -> None:
+    head = ledger.head_position()
+    commands = [_vote(f"voter-{n}") for n in range(5)]
+    commands.append(_vote("voter-0", "mistral-medium-3", a=TOOL, b="mistral-medium-3"))
+    outcomes = cast_together(ledger, commands)
+    assert all(isinstance(outcome, Receipt) for outcome in outcomes)
+    positions = [
+        outcome.position for outcome in outcomes if isinstance(outcome, Receipt)
+    ]
+    assert positions == list(range(head + 1, head + 7))
+    logged = event_log.read(ledger.recorder, after=head)
+    assert [event.type for event in logged] == ["Vote.Cast"] * 6
+    assert [event.request_id for event in logged] == ["batch-test"] * 6
+    assert logged[0].actor == f"voter:{ledger.voter_key('voter-0')}"
+    assert ledger.vote("voter-3", f"tool:{TOOL}") == "ship"
+    pair_subject = f"comparison:{TOOL}/mistral-medium-3"
+    assert ledger.vote("voter-0", pair_subject) == "mistral-medium-3"
+
+
+def test_each_vote_keeps_the_ledgers_own_outcome(ledger: Ledger) -> None:
+    ledger.cast_vote(CTX, "old-voter", TOOL, "skip")
+    head = ledger.head_position()
+    commands = [
+        _vote("new-voter"),  # first vote
+        _vote("new-voter", "skip"),  # the same voter again: a change, after it
+        _vote("old-voter", "skip"),  # unchanged: nothing appended
+        _vote("old-voter", "ship"),  # then changed
+        _vote("someone", "maybe"),  # not a verdict
+        _vote("someone", tool="nope"),  # no such tool
+        _vote("someone", "other", a=TOOL, b="mistral-medium-3"),  # not in the pair
+    ]
+    outcomes = cast_together(ledger, commands)
+    receipts = [o for o in outcomes if isinstance(o, Receipt)]
+    assert [type(o).__name__ for o in outcomes] == [
+        "Receipt",
+        "Receipt",
+        "NothingChanged",
+        "Receipt",
+        "InvalidChoice",
+        "ToolNotFound",
+        "InvalidChoice",
+    ]
+    assert isinstance(outcomes[2], errors.NothingChanged)
+    assert [r.version for r in receipts] == [1, 2, 2]
+    logged = event_log.read(ledger.recorder, after=head)
+    assert len(logged) == 3
+    assert sorted(r.position for r in receipts) == [e.position for e in logged]
+    assert ledger.vote("new-voter", f"tool:{TOOL}") == "skip"
+    assert ledger.vote("old-voter", f"tool:{TOOL}") == "ship"
+
+
+def test_a_retired_tool_takes_no_batched_votes(ledger: Ledger, tmp_path: Path) -> None:
+    other_node = Ledger(Settings(home=tmp_path / "ledger"))
+    try:
+        other_node.retire_tool(CTX, TOOL, reason="withdrawn by its vendor")
+    finally:
+        other_node.close()
+    head = ledger.head_position()
+    outcomes = cast_together(ledger, [_vote("a"), _vote("b")])
+    assert all(isinstance(outcome, errors.ToolRetired) for outcome in outcomes)
+    assert ledger.head_position() == head
+
+
+def test_a_batch_that_loses_a_race_falls_back_vote_by_vote(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """Another writer casts the same vote while the batch waits to append.
+
+    Whichever append lands first, both commands succeed and the log holds
+    the vote once, then its change: never two first votes, never a lost one.
+    """
+    other_node = Ledger(Settings(home=tmp_path / "ledger"))
+    head = ledger.head_position()
+    outcomes: dict[str, object] = {}
+    lock = sqlite3.connect(Settings(home=tmp_path / "ledger").events_path)
+    lock.isolation_level = None
+    lock.execute("BEGIN IMMEDIATE")
+
+    def batch() -> None:
+        outcomes["batch"] = cast_together(ledger, [_vote("racer"), _vote("bystander")])
+
+    def single() -> None:
+        outcomes["single"] = other_node.cast_vote(CTX, "racer", TOOL, "skip")
+
+    try:
+        threads = [threading.Thread(target=batch), threading.Thread(target=single)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        lock.execute("ROLLBACK")
+        for thread in threads:
+            thread.join(15)
+    finally:
+        lock.close()
+        other_node.close()
+    assert isinstance(outcomes["single"], Receipt)
+    batch_outcomes = outcomes["batch"]
+    assert isinstance(batch_outcomes, list)
+    assert all(isinstance(outcome, Receipt) for outcome in batch_outcomes)
+    logged = event_log.read(ledger.recorder, after=head)
+    racer = [e for e in logged if e.actor == f"voter:{ledger.voter_key('racer')}"]
+    assert [e.type for e in racer] == ["Vote.Cast", "Vote.Changed"]
+    assert len(logged) == 3
