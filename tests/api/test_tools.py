@@ -275,3 +275,17 @@ def test_patch_refusals(api: Api) -> None:
     anonymous = api.request("PATCH", CARD, None, json={"name": "X"})
     assert anonymous.status_code == 401
     assert api.head() == head
+
+
+def test_card_etag_stays_usable_as_if_match_after_votes(api: Api) -> None:
+    vote = api.request("PUT", CARD + "/vote", "voter", json={"choice": "ship"})
+    card = api.client.get(CARD, params={"min_position": vote.json()["position"]})
+    assert card.json()["community"]["ship"] == 1
+    answer = api.request(
+        "PATCH",
+        CARD,
+        "editor",
+        json={"tagline": "Voted on, then edited"},
+        headers={"If-Match": card.headers["etag"]},
+    )
+    assert answer.status_code == 200
