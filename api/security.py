@@ -9,7 +9,6 @@ role is 403.
 
 from __future__ import annotations
 
-import hmac
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -19,7 +18,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from ledger.auth import PREFIX, Principal, TokenStore
+from ledger.auth import Principal, TokenStore
 
 # Roles that may act as each role; an admin may do anything an editor may.
 ACTS_AS = {
@@ -31,32 +30,6 @@ ACTS_AS = {
 _STATE_KEY = "principal"
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 """OpenAPI security requirement of the guarded (write) operations."""
-
-
-class _IndexedTokenStore(TokenStore):
-    """A :class:`TokenStore` whose :meth:`verify` is one indexed ``SELECT``.
-
-    ``TokenStore.verify`` looks the row up with sqlite_utils' ``Table.get``,
-    which re-reads the table's schema on every call: about half a
-    millisecond, on the event loop, for every write request. The check is
-    the same (same digest, same constant-time compare, revoked tokens
-    refused); only the lookup is direct. Remove once the store does this.
-    """
-
-    def verify(self, token: str) -> Principal | None:
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != PREFIX:
-            return None
-        _, token_id, token_secret = parts
-        row = self._db.execute(
-            "SELECT digest, role, reviewer, revoked_at FROM tokens WHERE id = ?",
-            [token_id],
-        ).fetchone()
-        if row is None or row[3]:
-            return None
-        if not hmac.compare_digest(row[0], self._digest(token_secret)):
-            return None
-        return Principal(token_id=token_id, role=row[1], reviewer=row[2])
 
 
 class Tokens:
@@ -77,7 +50,7 @@ class Tokens:
     def _store(self) -> TokenStore:
         store: TokenStore | None = getattr(self._local, "store", None)
         if store is None:
-            store = _IndexedTokenStore(self._path, self._secret)
+            store = TokenStore(self._path, self._secret)
             self._local.store = store
             with self._lock:
                 self._opened.append(store)

@@ -7,7 +7,7 @@ event loop puts commands on a queue; a single thread drains whatever has
 queued up, runs the commands in arrival order, and hands the whole batch of
 results back to the loop in one wake-up. Each command keeps its own outcome;
 votes that queued up next to each other are appended together (see
-:mod:`api.group_commit`), everything else is its own transaction. Under load
+:mod:`ledger.group_commit`), everything else is its own transaction. Under load
 a batch grows with the queue, so the hand-offs and the flushes to disk are
 shared by many requests.
 """
@@ -22,8 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from api.group_commit import VoteCommand, cast_together
 from ledger.application import Ledger, Receipt
+from ledger.group_commit import VoteCommand, cast_together
 
 T = TypeVar("T")
 MAX_BATCH = 256

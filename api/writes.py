@@ -20,7 +20,6 @@ import msgspec
 from litestar import Request, Response
 
 from api import metrics
-from api.group_commit import VoteCommand
 from api.problems import ApiProblem
 from api.schemas import WriteReceipt
 from api.store import ApiStore, StoredResponse
@@ -28,6 +27,7 @@ from api.writer import Writer
 from ledger.application import Receipt
 from ledger.auth import Principal
 from ledger.context import Context
+from ledger.group_commit import VoteCommand
 
 P = ParamSpec("P")
 JSON = "application/json"

@@ -12,13 +12,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api import writes
-from api.group_commit import VoteCommand
 from api.problems import ApiProblem, documented
 from api.schemas import ComparisonVote, ToolVote, VoterToken, WriteReceipt
 from api.security import BEARER, principal_of, requires
 from ledger import errors
 from ledger.application import Ledger
 from ledger.domainmodel import Vote
+from ledger.group_commit import VoteCommand
 
 
 def _unchanged(ledger: Ledger, vote: VoteCommand) -> WriteReceipt:

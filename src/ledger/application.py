@@ -22,11 +22,20 @@ from eventsourcing.application import (
     ProcessingEvent,
 )
 from eventsourcing.persistence import IntegrityError, Mapper, Recording
+from eventsourcing.utils import get_topic
 
 from ledger import errors
 from ledger.codec import MsgspecMapper
 from ledger.context import Context
-from ledger.domainmodel import Comparison, Review, Reviewer, Tool, Vote, pair
+from ledger.domainmodel import (
+    Comparison,
+    Review,
+    Reviewer,
+    Tool,
+    Vote,
+    pair,
+    tool_subject,
+)
 from ledger.rules import VERDICTS
 from ledger.settings import Settings
 from ledger.store import ConditionalAppends, DependencyChanged, Unchanged
@@ -37,6 +46,12 @@ Attempt = Callable[[bool], "Receipt"]
 
 ATTEMPTS = 3
 """How often a command reruns when an aggregate it decided on moved on."""
+
+DECISIVE_TOPICS = frozenset(
+    get_topic(event)
+    for event in (Tool.Retired, Tool.Reinstated, Reviewer.Retired, Comparison.Retired)
+)
+"""Events that can change whether a vote, review or comparison may be recorded."""
 
 CACHED_REFUSALS = (errors.ToolRetired, errors.ReviewerRetired, errors.ComparisonRetired)
 """Refusals a cached dependency can cause; they are confirmed on fresh state."""
@@ -71,6 +86,8 @@ class Ledger(Application[UUID]):
         self._listeners_lock = threading.Lock()
         super().__init__(env={**self.settings.eventsourcing_env(), **(env or {})})
         self._conditional = isinstance(self.recorder, ConditionalAppends)
+        if isinstance(self.recorder, ConditionalAppends):
+            self.recorder.decisive_topics = DECISIVE_TOPICS
         # Creating first and loading only if the store refuses is one round
         # trip less, where a refused insert costs nothing (see ledger.store).
         self._create_first = self._conditional and not getattr(
@@ -310,14 +327,14 @@ class Ledger(Application[UUID]):
             the_tool = self._tool(tool, cached=cached)
             unchanged = self._unchanged(the_tool)
             the_tool.check_active()
-            subject = f"tool:{tool}"
+            subject = tool_subject(tool)
             return self._vote(ctx, voter, subject, choice, VERDICTS, unchanged)
 
         return self._depending(attempt)
 
     def retract_vote(self, ctx: Context, voter: str, tool: str) -> Receipt:
         self._tool(tool, copy=False)
-        return self._retract(ctx, voter, f"tool:{tool}")
+        return self._retract(ctx, voter, tool_subject(tool))
 
     def cast_comparison_vote(
         self, ctx: Context, voter: str, a: str, b: str, pick: str

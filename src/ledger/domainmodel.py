@@ -35,6 +35,16 @@ def pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
+def tool_subject(slug: str) -> str:
+    """What a ship/skip vote on a tool is about, as votes record it."""
+    return f"tool:{slug}"
+
+
+def comparison_subject(a: str, b: str) -> str:
+    """What a head-to-head pick is about, whichever order the pair is named in."""
+    return "comparison:" + "/".join(pair(a, b))
+
+
 class LedgerAggregate(Aggregate):
     """Base aggregate whose events say who acted, why, and in which request."""
 
@@ -429,7 +439,7 @@ class Comparison(LedgerAggregate):
             raise errors.ComparisonRetired(msg)
 
     def subject(self) -> str:
-        return "comparison:" + "/".join(pair(self.a, self.b))
+        return comparison_subject(self.a, self.b)
 
 
 class Vote(LedgerAggregate):

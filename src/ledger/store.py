@@ -14,13 +14,16 @@ Conditional appends. A vote must not land on a retired tool, a review must
 not land on a retired tool or by a retired reviewer. Checking the tool and
 then appending the vote leaves a window in which the tool can be retired;
 ``insert_events(..., unchanged=[(tool_id, version)])`` closes it by checking,
-inside the appending transaction, that each named aggregate is still at the
-version the command saw, and appending nothing if one has moved on
+inside the appending transaction, that nothing decisive happened to each named
+aggregate since the version the command saw, and appending nothing if it did
 (:class:`DependencyChanged`). The command then reloads and decides again.
-Because the check is exact, a command may decide on a cached aggregate without
-first reading the store to see whether it is current. PostgreSQL's recorder
-is in :mod:`ledger.store_postgres`, so that the embedded store never imports
-psycopg.
+"Decisive" is what the recorder's ``decisive_topics`` names (the ledger sets
+the events that retire or reinstate something), so a tool's tagline edit does
+not turn away the votes cast meanwhile; with no topics named, any later event
+counts. Because the check is exact, a command may decide on a cached
+aggregate without first reading the store to see whether it is current.
+PostgreSQL's recorder is in :mod:`ledger.store_postgres`, so that the embedded
+store never imports psycopg.
 """
 
 from __future__ import annotations
@@ -54,9 +57,10 @@ Unchanged = Sequence[tuple[UUID, int]]
 class DependencyChanged(Exception):
     """An aggregate a command decided on moved on before its events landed."""
 
-    def __init__(self, originator_id: UUID, expected: int, actual: int | None):
+    def __init__(self, originator_id: UUID, expected: int, actual: int):
         super().__init__(
-            f"{originator_id} is at version {actual}, not {expected}; nothing appended"
+            f"{originator_id} changed decisively at version {actual} after version "
+            f"{expected}; nothing appended"
         )
         self.originator_id = originator_id
 
@@ -68,6 +72,17 @@ class ConditionalAppends:
     the ledger asks for this marker rather than trusting any recorder with a
     condition it would silently drop.
     """
+
+    decisive_topics: frozenset[str] = frozenset()
+    """Topics of the events that break a condition; empty: every event does."""
+
+    def check_later_events(
+        self, originator_id: UUID, version: int, later: Sequence[Any]
+    ) -> None:
+        """Raises if any of ``later`` (version, topic) rows is decisive."""
+        for row in later:
+            if not self.decisive_topics or row[1] in self.decisive_topics:
+                raise DependencyChanged(originator_id, version, row[0])
 
     refusals_use_positions = True
     """Whether an insert the store refuses still uses up a log position.
@@ -115,9 +130,9 @@ class LedgerSQLiteApplicationRecorder(ConditionalAppends, SQLiteApplicationRecor
         self, datastore: Any, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name)
-        self.select_version_statement = (
-            f"SELECT MAX(originator_version) FROM {self.events_table_name} "
-            "WHERE originator_id=?"
+        self.select_later_statement = (
+            f"SELECT originator_version, topic FROM {self.events_table_name} "
+            "WHERE originator_id=? AND originator_version>?"
         )
 
     def insert_events(
@@ -158,10 +173,10 @@ class LedgerSQLiteApplicationRecorder(ConditionalAppends, SQLiteApplicationRecor
                 # The INSERT took SQLite's write lock, so this reads the
                 # newest committed state and nobody appends until we commit.
                 for originator_id, version in unchanged:
-                    cursor.execute(self.select_version_statement, (originator_id.hex,))
-                    actual = cursor.fetchone()[0]
-                    if actual != version:
-                        raise DependencyChanged(originator_id, version, actual)
+                    cursor.execute(
+                        self.select_later_statement, (originator_id.hex, version)
+                    )
+                    self.check_later_events(originator_id, version, cursor.fetchall())
                 cursor.execute("COMMIT")
             except BaseException as error:
                 conn.rollback()

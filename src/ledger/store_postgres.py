@@ -15,7 +15,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from ledger.store import ConditionalAppends, DependencyChanged, Unchanged
+from ledger.store import ConditionalAppends, Unchanged
 
 
 class LedgerPostgresApplicationRecorder(
@@ -44,12 +44,12 @@ class LedgerPostgresApplicationRecorder(
 
     def _check_unchanged(self, curs: Cursor[DictRow], unchanged: Unchanged) -> None:
         statement = SQL(
-            "SELECT MAX(originator_version) AS version FROM {0}.{1} "
-            "WHERE originator_id = %s"
+            "SELECT originator_version, topic FROM {0}.{1} "
+            "WHERE originator_id = %s AND originator_version > %s"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         for originator_id, version in unchanged:
-            curs.execute(statement, (originator_id,))
-            row = curs.fetchone()
-            actual = None if row is None else row["version"]
-            if actual != version:
-                raise DependencyChanged(originator_id, version, actual)
+            curs.execute(statement, (originator_id, version))
+            later = [
+                (row["originator_version"], row["topic"]) for row in curs.fetchall()
+            ]
+            self.check_later_events(originator_id, version, later)

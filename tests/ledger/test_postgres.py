@@ -165,20 +165,22 @@ def test_the_recorder_refuses_an_append_against_a_moved_aggregate(
 ) -> None:
     ledger = postgres.ledger()
     register(ledger, "alpha")
-    ledger.edit_tool(EDITOR, "alpha", {"name": "Two"})
+    ledger.retire_tool(EDITOR, "alpha", reason="gone")
+    ledger.reinstate_tool(EDITOR, "alpha", reason="back")
     vote = Vote.cast(VOTER, "tool:alpha", "k" * 32, "ship", ("ship", "skip"))
     stored: StoredEvent = ledger.mapper.to_stored_event(vote.collect_events()[0])
     with pytest.raises(DependencyChanged):
         ledger.recorder.insert_events([stored], unchanged=[(Tool.id_for("alpha"), 1)])
-    assert ledger.head_position() == 2
+    assert ledger.head_position() == 3
     positions = ledger.recorder.insert_events(
-        [stored], unchanged=[(Tool.id_for("alpha"), 2)]
+        [stored], unchanged=[(Tool.id_for("alpha"), 3)]
     )
     # (the refused insert used up a number of PostgreSQL's sequence)
     assert positions is not None
-    assert positions[0] > 2
+    assert positions[0] > 3
     assert [e.type for e in log.read(ledger.recorder)] == [
         "Tool.Registered",
-        "Tool.Edited",
+        "Tool.Retired",
+        "Tool.Reinstated",
         "Vote.Cast",
     ]

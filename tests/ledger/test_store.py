@@ -157,19 +157,35 @@ def test_no_vote_lands_after_its_tool_is_retired(home: Path) -> None:
         assert max(e.position for e in casts) < retired.position
 
 
-def test_the_recorder_refuses_an_append_against_a_moved_aggregate(
+def test_the_recorder_refuses_an_append_against_a_decisive_change(
     ledger: Ledger,
 ) -> None:
-    # given a tool at version 2
+    # given a tool retired at version 2 and reinstated at version 3
     register(ledger, "alpha")
-    ledger.edit_tool(EDITOR, "alpha", {"name": "Two"})
+    ledger.retire_tool(EDITOR, "alpha", reason="gone")
+    ledger.reinstate_tool(EDITOR, "alpha", reason="back")
     vote = Vote.cast(VOTER, "tool:alpha", "k" * 32, "ship", ("ship", "skip"))
     stored: StoredEvent = ledger.mapper.to_stored_event(vote.collect_events()[0])
     tool_id = Tool.id_for("alpha")
     # when an append is conditional on version 1, it is refused whole
-    with pytest.raises(DependencyChanged, match="version 2, not 1"):
+    with pytest.raises(DependencyChanged, match="at version 2 after version 1"):
         ledger.recorder.insert_events([stored], unchanged=[(tool_id, 1)])
-    assert ledger.head_position() == 2
-    # and on version 2 it lands
-    positions = ledger.recorder.insert_events([stored], unchanged=[(tool_id, 2)])
+    assert ledger.head_position() == 3
+    # and on version 3 it lands
+    positions = ledger.recorder.insert_events([stored], unchanged=[(tool_id, 3)])
+    assert positions == [4]
+
+
+def test_an_edit_that_decides_nothing_does_not_refuse_an_append(
+    ledger: Ledger,
+) -> None:
+    # given a tool whose tagline was edited after a vote's check saw version 1
+    register(ledger, "alpha")
+    ledger.edit_tool(EDITOR, "alpha", {"tagline": "new words"})
+    vote = Vote.cast(VOTER, "tool:alpha", "k" * 32, "ship", ("ship", "skip"))
+    stored: StoredEvent = ledger.mapper.to_stored_event(vote.collect_events()[0])
+    # when the append is conditional on version 1, it still lands
+    positions = ledger.recorder.insert_events(
+        [stored], unchanged=[(Tool.id_for("alpha"), 1)]
+    )
     assert positions == [3]

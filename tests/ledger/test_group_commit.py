@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from api.group_commit import VoteCommand, cast_together
 from ledger import demo, errors
 from ledger import log as event_log
 from ledger.application import Ledger, Receipt
 from ledger.context import Context
+from ledger.group_commit import VoteCommand, cast_together
 from ledger.settings import Settings
 
 CTX = Context(actor="voter:x", request_id="batch-test")

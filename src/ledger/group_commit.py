@@ -2,7 +2,7 @@
 
 A vote is a one-event command, so alone it pays a whole SQLite transaction
 and a flush to disk for a few hundred bytes. When votes queue up in the
-writer thread, :func:`cast_together` decides each of them as the ledger
+writer thread of the API, :func:`cast_together` decides each of them as the ledger
 would and appends all their events with one ``Ledger.save``, which
 eventsourcing records atomically, on the condition that every tool and
 comparison they were checked against is still at the version seen (the
@@ -32,7 +32,13 @@ from eventsourcing.persistence import IntegrityError
 from ledger import errors
 from ledger.application import Ledger, Receipt
 from ledger.context import Context
-from ledger.domainmodel import Comparison, Tool, Vote, pair
+from ledger.domainmodel import (
+    Comparison,
+    Tool,
+    Vote,
+    comparison_subject,
+    tool_subject,
+)
 from ledger.rules import VERDICTS
 from ledger.store import ConditionalAppends, DependencyChanged
 
@@ -65,8 +71,8 @@ class VoteCommand:
     def subject(self) -> str:
         """The vote's subject as the ledger names it."""
         if self.tool is not None:
-            return f"tool:{self.tool}"
-        return "comparison:" + "/".join(pair(self.a, self.b))
+            return tool_subject(self.tool)
+        return comparison_subject(self.a, self.b)
 
 
 class _Alone(Exception):
