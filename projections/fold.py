@@ -28,21 +28,13 @@ from eventsourcing.utils import resolve_topic
 
 from ledger.codec import upcast
 from ledger.domainmodel import pair
+from ledger.rules import TOOL_FIELDS
 from projections import schema
 from projections.source import Raw
 from projections.stats import figure_columns
 
 log = logging.getLogger(__name__)
 
-TOOL_FIELDS = (
-    "name",
-    "vendor",
-    "category",
-    "tagline",
-    "description",
-    "entry",
-    "license",
-)
 SQL_CHUNK = 900
 """Bound parameters per ``IN (…)`` list, well below SQLite's limit."""
 
