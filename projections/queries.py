@@ -22,8 +22,9 @@ import msgspec
 
 from ledger.domainmodel import pair
 from ledger.log import EVENT_CLASSES
+from ledger.rules import TOOL_FIELDS
 from projections import schema, store
-from projections.fold import TOOL_FIELDS, iso
+from projections.events import iso
 from projections.models import (
     AuditItem,
     AuditPage,

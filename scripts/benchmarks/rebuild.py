@@ -424,7 +424,7 @@ def measure_scan(home: Path) -> float:
     """
     from ledger.application import Ledger
     from ledger.settings import Settings
-    from projections.fold import decode
+    from projections.events import decode
     from projections.source import LogSource
 
     ledger = Ledger(Settings(home=home))
@@ -537,7 +537,7 @@ class NaiveView:
 def _naive_projection_class() -> type[Any]:
     from eventsourcing.projection import Projection
 
-    from projections.fold import Event, iso
+    from projections.events import Event, iso
 
     envelope = {"originator_id", "originator_version", "timestamp", "actor"}
     envelope |= {"reason", "request_id", "originator_topic"}
