@@ -11,30 +11,31 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ledger.settings import Settings
 
+N = TypeVar("N", int, float)
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+
+def _number(env: Mapping[str, str], name: str, default: N, kind: type[N]) -> N:
     raw = env.get(name)
     if not raw:
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as error:
-        msg = f"{name} must be an integer, not {raw!r}"
+        what = "an integer" if kind is int else "a number"
+        msg = f"{name} must be {what}, not {raw!r}"
         raise ValueError(msg) from error
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int)
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError as error:
-        msg = f"{name} must be a number, not {raw!r}"
-        raise ValueError(msg) from error
+    return _number(env, name, default, float)
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
