@@ -81,7 +81,9 @@ class Ledger(Application[UUID]):
         self, settings: Settings | None = None, env: Mapping[str, str] | None = None
     ) -> None:
         self.settings = settings or Settings.from_env()
-        self._voter_secret = self.settings.server_secret()
+        self._voter_hmac = hmac.new(
+            self.settings.server_secret(), digestmod=hashlib.sha256
+        )
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
         super().__init__(env={**self.settings.eventsourcing_env(), **(env or {})})
@@ -317,7 +319,8 @@ class Ledger(Application[UUID]):
 
     def voter_key(self, identity: str) -> str:
         """The keyed hash that stands for a voter in the log."""
-        digest = hmac.new(self._voter_secret, identity.encode(), hashlib.sha256)
+        digest = self._voter_hmac.copy()  # keyed once, in __init__
+        digest.update(identity.encode())
         return digest.hexdigest()[:32]
 
     def cast_vote(self, ctx: Context, voter: str, tool: str, choice: str) -> Receipt:
@@ -378,14 +381,15 @@ class Ledger(Application[UUID]):
         """
         key = self.voter_key(voter)
         ctx = Context(actor=f"voter:{key}", request_id=ctx.request_id)
-        vote_id = Vote.id_for(subject, key)
-        existing = None if self._create_first else self._find(Vote, vote_id)
+        existing = None
+        if not self._create_first:
+            existing = self._find(Vote, Vote.id_for(subject, key))
         if existing is None:
             vote = Vote.cast(ctx, subject, key, choice, allowed)
             receipt = self._save_new(vote, unchanged)
             if receipt is not None:
                 return receipt
-            existing = self._find(Vote, vote_id)
+            existing = self._find(Vote, vote.id)
             if existing is None:  # pragma: no cover - the store just refused it
                 msg = f"the vote on {subject} vanished while being changed"
                 raise errors.ConcurrencyConflict(msg)

@@ -55,7 +55,9 @@ class MsgspecMapper(Mapper[Any]):
         super().__init__(transcoder or MsgspecTranscoder(), **kwargs)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
-        state = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE}
+        state = vars(domain_event).copy()  # a copy in C; filtering costs more
+        for name in _ENVELOPE:
+            del state[name]
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version

@@ -8,7 +8,8 @@ command that alternates a ``SELECT`` and an ``INSERT`` re-prepares every
 statement, and it leaves a commit's durability to however the SQLite library
 was compiled. :class:`LedgerSQLiteFactory` opens the same pooled connections
 with a real statement cache and ``synchronous=FULL`` stated outright, so a
-commit that returned is on disk whatever the platform's default is.
+commit that returned is on disk whatever the platform's default is, and it
+keeps one of them aside for the ledger's appends.
 
 Conditional appends. A vote must not land on a retired tool, a review must
 not land on a retired tool or by a retired reviewer. Checking the tool and
@@ -29,11 +30,13 @@ store never imports psycopg.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -94,9 +97,22 @@ class ConditionalAppends:
 
 
 class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
-    """Pooled connections in WAL mode, ``synchronous=FULL``, statements cached."""
+    """Pooled connections in WAL mode, ``synchronous=FULL``, statements cached.
 
-    def _create_connection(self) -> SQLiteConnection:
+    Appends do not take their connection from the pool: they share one
+    dedicated writer connection, one append at a time under
+    ``writer_lock``. SQLite lets only one transaction write at a time
+    anyway, and the pool's bookkeeping to lend and take back a connection
+    cost as much CPU as the ``INSERT`` itself. The pool still serves the
+    readers, and the writes of eventsourcing's own code paths.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.writer_lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
                 database=self.db_name,
@@ -115,10 +131,28 @@ class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
                     conn.execute("PRAGMA journal_mode=WAL")
                     self.journal_mode_was_changed_to_wal = True
                 self.is_journal_mode_wal = True
-            # A per-connection setting: every pooled connection needs it.
+            # A per-connection setting: every connection needs it.
             conn.execute("PRAGMA synchronous=FULL")
         conn.row_factory = sqlite3.Row
-        return SQLiteConnection(sqlite_conn=conn, max_age=self.max_age)
+        return conn
+
+    def _create_connection(self) -> SQLiteConnection:
+        return SQLiteConnection(sqlite_conn=self._connect(), max_age=self.max_age)
+
+    def writer(self) -> sqlite3.Connection:
+        """The appends' connection, opened on first use; hold ``writer_lock``."""
+        if self._writer is None:
+            if self._closed:
+                raise ConnectionPoolClosedError
+            self._writer = self._connect()
+        return self._writer
+
+    def close(self) -> None:
+        with self.writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            super().close()
 
 
 class LedgerSQLiteApplicationRecorder(ConditionalAppends, SQLiteApplicationRecorder):
@@ -145,25 +179,25 @@ class LedgerSQLiteApplicationRecorder(ConditionalAppends, SQLiteApplicationRecor
         """Appends in one transaction, if ``unchanged`` still holds.
 
         The same statements as eventsourcing's ``insert_events``, issued on
-        the pooled writer connection's own cursor: eventsourcing's transaction
+        the pool's dedicated writer connection: eventsourcing's transaction
         and cursor wrappers cost more than the ``INSERT`` they wrap.
         """
         if kwargs.get("tracking") is not None:  # process recorders only
             return super().insert_events(stored_events, **kwargs)
-        with (
-            self.datastore.get_connection(commit=True) as conn,
-            conn.cursor() as cursor,
-        ):
+        pool = cast(LedgerSQLiteConnectionPool, self.datastore.pool)
+        with pool.writer_lock:
+            conn = pool.writer()
             try:
-                cursor.execute("BEGIN")
+                conn.execute("BEGIN")
                 ids: list[Any] = []
                 for event in stored_events:
-                    cursor.execute(
+                    originator_id = event.originator_id
+                    cursor = conn.execute(
                         self.insert_events_statement,
                         (
-                            event.originator_id.hex
-                            if isinstance(event.originator_id, UUID)
-                            else event.originator_id,
+                            originator_id.hex
+                            if isinstance(originator_id, UUID)
+                            else originator_id,
                             event.originator_version,
                             event.topic,
                             event.state,
@@ -173,11 +207,11 @@ class LedgerSQLiteApplicationRecorder(ConditionalAppends, SQLiteApplicationRecor
                 # The INSERT took SQLite's write lock, so this reads the
                 # newest committed state and nobody appends until we commit.
                 for originator_id, version in unchanged:
-                    cursor.execute(
+                    later = conn.execute(
                         self.select_later_statement, (originator_id.hex, version)
-                    )
-                    self.check_later_events(originator_id, version, cursor.fetchall())
-                cursor.execute("COMMIT")
+                    ).fetchall()
+                    self.check_later_events(originator_id, version, later)
+                conn.execute("COMMIT")
             except BaseException as error:
                 conn.rollback()
                 if isinstance(error, sqlite3.IntegrityError):

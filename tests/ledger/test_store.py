@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ConnectionPoolClosedError, StoredEvent
 
 from ledger import errors, log
 from ledger.application import Ledger
@@ -189,3 +189,16 @@ def test_an_edit_that_decides_nothing_does_not_refuse_an_append(
         [stored], unchanged=[(Tool.id_for("alpha"), 1)]
     )
     assert positions == [3]
+
+
+def test_appends_share_one_writer_connection_until_closed(home: Path) -> None:
+    ledger = Ledger(Settings(home=home))
+    pool = ledger.recorder.datastore.pool
+    register(ledger, "alpha")
+    writer = pool.writer()
+    ledger.cast_vote(VOTER, "carol", "alpha", "ship")
+    assert pool.writer() is writer
+    assert writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    ledger.close()
+    with pytest.raises(ConnectionPoolClosedError):
+        pool.writer()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import stat
 from pathlib import Path
+from uuid import NAMESPACE_DNS, uuid5
 
 import pytest
 from eventsourcing.persistence import IntegrityError
@@ -26,6 +27,14 @@ from .helpers import (
 )
 
 IDENTITY = "carol@example.org"
+
+
+def test_ids_are_still_uuid5_of_the_natural_key() -> None:
+    """Logs already written hold uuid5 ids; a faster derivation must match them."""
+    namespace = uuid5(NAMESPACE_DNS, "verdict-ledger.ids")
+    key = "0123456789abcdef" * 2
+    expected = uuid5(namespace, f"vote/tool:alpha/{key}")
+    assert Vote.id_for("tool:alpha", key) == expected
 
 
 @pytest.fixture
