@@ -14,6 +14,7 @@ import pytest
 from ledger import log
 from ledger.application import Ledger
 from ledger.settings import Settings
+from tests.postgres import Postgres, private_schema
 
 ReadLog = Callable[..., list[log.LoggedEvent]]
 
@@ -42,3 +43,9 @@ def events(ledger: Ledger) -> ReadLog:
         return log.read(ledger.recorder, after=after, limit=limit)
 
     return read
+
+
+@pytest.fixture
+def postgres(home: Path) -> Iterator[Postgres]:
+    """Ledgers on a private schema of the PostgreSQL test database."""
+    yield from private_schema(home)

@@ -8,20 +8,15 @@ and function in it, so tests never see each other's events nor anyone else's.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger import errors, log
-from ledger.application import Ledger
 from ledger.domainmodel import Tool, Vote
-from ledger.settings import Settings
 from ledger.store import DependencyChanged
 from ledger.store_postgres import LedgerPostgresApplicationRecorder
+from tests.postgres import URL, Postgres
 
 from .helpers import EDITOR, RATIONALE, VOTER, enroll, refused, register, reviewer_ctx
 from .test_concurrency import (
@@ -33,40 +28,6 @@ from .test_concurrency import (
 )
 
 pytestmark = pytest.mark.postgres
-
-URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-class Postgres:
-    """Opens ledgers on one private schema of the test database."""
-
-    def __init__(self, home: Path, schema: str) -> None:
-        self.settings = Settings(home=home, event_store=URL)
-        self.env = {"POSTGRES_SCHEMA": schema}
-        self.opened: list[Ledger] = []
-
-    def ledger(self) -> Ledger:
-        opened = Ledger(self.settings, self.env)
-        self.opened.append(opened)
-        return opened
-
-
-@pytest.fixture
-def postgres(home: Path) -> Iterator[Postgres]:
-    schema = f"ledger_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable at {URL}: {error}")
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        store = Postgres(home, schema)
-        try:
-            yield store
-        finally:
-            for opened in store.opened:
-                opened.close()
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def test_the_application_table_is_named_after_the_ledger(postgres: Postgres) -> None:
