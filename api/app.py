@@ -25,6 +25,7 @@ from api import feeds, pages
 from api.controllers.comparisons import ComparisonsController
 from api.controllers.events import EventsController
 from api.controllers.health import HealthController
+from api.controllers.problems import ProblemsController
 from api.controllers.reviewers import ReviewersController
 from api.controllers.reviews import ReviewsController
 from api.controllers.tools import ToolsController
@@ -121,6 +122,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             VotesController,
             EventsController,
             HealthController,
+            ProblemsController,
             pages.PagesController,
             feeds.FeedController,
             pages.static_router(),

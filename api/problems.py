@@ -11,7 +11,6 @@ error's status follows from its base class, so a new error class in
 from __future__ import annotations
 
 import logging
-import re
 from http import HTTPStatus
 from typing import Any
 
@@ -26,6 +25,7 @@ from litestar.exceptions import (
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from api.problem_types import domain_status, http_kind, kebab, title
 from ledger import errors
 from ledger.auth import TokenError
 
@@ -85,27 +85,6 @@ class ApiProblem(Exception):
         self.headers = headers or {}
 
 
-def _kebab(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
-
-
-def _title(kind: str) -> str:
-    return kind.replace("-", " ").capitalize()
-
-
-def _domain_status(error: errors.LedgerError) -> int:
-    # StaleVersion is only raised when a client sent If-Match, so 412 fits.
-    if isinstance(error, errors.StaleVersion):
-        return 412
-    if isinstance(error, errors.InvalidInput):
-        return 422
-    if isinstance(error, errors.NotFound):
-        return 404
-    if isinstance(error, errors.Conflict):
-        return 409
-    return 422
-
-
 def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
     return [
@@ -130,13 +109,13 @@ def _validation_detail(found: list[dict[str, Any]]) -> str:
 def to_problem(exc: Exception) -> tuple[Problem, dict[str, str]]:
     """The problem body and extra headers that stand for ``exc``."""
     if isinstance(exc, ApiProblem):
-        problem = Problem(
-            TYPE_BASE + exc.kind, _title(exc.kind), exc.status, exc.detail
-        )
+        problem = Problem(TYPE_BASE + exc.kind, title(exc.kind), exc.status, exc.detail)
         return problem, exc.headers
     if isinstance(exc, errors.LedgerError):
-        kind = _kebab(type(exc).__name__)
-        problem = Problem(TYPE_BASE + kind, _title(kind), _domain_status(exc), str(exc))
+        kind = kebab(type(exc).__name__)
+        problem = Problem(
+            TYPE_BASE + kind, title(kind), domain_status(type(exc)), str(exc)
+        )
         if isinstance(exc, errors.StaleVersion):
             problem.expected, problem.actual = exc.expected, exc.actual
         return problem, {}
@@ -161,7 +140,7 @@ def to_problem(exc: Exception) -> tuple[Problem, dict[str, str]]:
             if status in HTTPStatus._value2member_map_
             else "Error"
         )
-        kind = _kebab(phrase.replace(" ", ""))
+        kind = http_kind(phrase)
         detail = (
             exc.detail
             if exc.detail and exc.detail != phrase
