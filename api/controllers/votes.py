@@ -17,15 +17,13 @@ from api.schemas import ComparisonVote, ToolVote, VoterToken, WriteReceipt
 from api.security import BEARER, principal_of, requires
 from ledger import errors
 from ledger.application import Ledger
-from ledger.domainmodel import Vote
 from ledger.group_commit import VoteCommand
 
 
 def _unchanged(ledger: Ledger, vote: VoteCommand) -> WriteReceipt:
     """The answer to a PUT equal to the live vote: nothing appended."""
-    key = ledger.voter_key(vote.voter)
-    current: Vote = ledger.repository.get(Vote.id_for(vote.subject(), key))
-    return WriteReceipt(version=current.version, position=ledger.head_position())
+    version = ledger.vote_version(vote.voter, vote.subject())
+    return WriteReceipt(version=version, position=ledger.head_position())
 
 
 async def _cast(

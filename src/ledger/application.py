@@ -316,10 +316,7 @@ class Ledger(LedgerApplication):
 
     def _retract(self, ctx: Context, voter: str, subject: str) -> Receipt:
         key = self.voter_key(voter)
-        vote = self._find(Vote, Vote.id_for(subject, key))
-        if vote is None:
-            msg = f"no vote on {subject} by this voter"
-            raise errors.VoteNotFound(msg)
+        vote = self._existing_vote(key, subject)
         vote.retract(Context(actor=f"voter:{key}", request_id=ctx.request_id))
         return self._save(vote)
 
@@ -372,6 +369,17 @@ class Ledger(LedgerApplication):
         vote_id = Vote.id_for(subject, self.voter_key(voter))
         vote = self._find(Vote, vote_id, copy=False)
         return None if vote is None else vote.choice
+
+    def vote_version(self, voter: str, subject: str) -> int:
+        """The version of ``voter``'s vote on ``subject``."""
+        return self._existing_vote(self.voter_key(voter), subject, copy=False).version
+
+    def _existing_vote(self, key: str, subject: str, *, copy: bool = True) -> Vote:
+        vote = self._find(Vote, Vote.id_for(subject, key), copy=copy)
+        if vote is None:
+            msg = f"no vote on {subject} by this voter"
+            raise errors.VoteNotFound(msg)
+        return vote
 
     def head_position(self) -> int:
         """The position of the newest event in the log (0 when empty)."""

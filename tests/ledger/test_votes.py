@@ -279,3 +279,10 @@ def test_the_event_store_itself_refuses_a_second_first_vote(tools: Ledger) -> No
     with nothing_appended(tools), pytest.raises(IntegrityError):
         tools.save(second)
     assert tools.vote(IDENTITY, "tool:alpha") == "ship"
+
+
+def test_vote_version_follows_the_vote_and_needs_one(tools: Ledger) -> None:
+    refused(tools, errors.VoteNotFound, tools.vote_version, IDENTITY, "tool:alpha")
+    tools.cast_vote(VOTER, IDENTITY, "alpha", "ship")
+    changed = tools.cast_vote(VOTER, IDENTITY, "alpha", "skip")
+    assert tools.vote_version(IDENTITY, "tool:alpha") == changed.version == 2
