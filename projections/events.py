@@ -46,7 +46,8 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _at(value: str) -> str:
+def iso_text(value: str) -> str:
+    """A stored event's timestamp text as the read models store times."""
     if len(value) == 27 and value[-1] == "Z":
         return value
     return iso(datetime.fromisoformat(value))
@@ -67,7 +68,7 @@ def decode(raw: Raw) -> Event:
     state = _decode_json(state_bytes)
     if cls is not None:
         upcast(cls, state)
-    at = _at(state.pop("timestamp"))
+    at = iso_text(state.pop("timestamp"))
     state.pop("originator_topic", None)
     return Event(
         position,

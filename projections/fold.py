@@ -75,7 +75,12 @@ class GapError(RuntimeError):
     """
 
 
-def project(conn: sqlite3.Connection, after: int, raws: Sequence[Raw]) -> int:
+def project(
+    conn: sqlite3.Connection,
+    after: int,
+    raws: Sequence[Raw],
+    batch: Batch | None = None,
+) -> int:
     """Applies ``raws`` (read after position ``after``) exactly once.
 
     Args:
@@ -83,6 +88,8 @@ def project(conn: sqlite3.Connection, after: int, raws: Sequence[Raw]) -> int:
         after: The position the batch was read after; the file must reflect
             at least that much, or events between would be skipped.
         raws: Consecutive events of the log, oldest first.
+        batch: A fold that keeps its rows across transactions (a rebuild's
+            :class:`Replay`); by default each call folds afresh from the file.
 
     Returns:
         The position the file reflects after this transaction.
@@ -98,7 +105,7 @@ def project(conn: sqlite3.Connection, after: int, raws: Sequence[Raw]) -> int:
             raise GapError(msg)
         fresh = [raw for raw in raws if raw[0] > tracked]
         if fresh:
-            Batch(conn).apply([decode(raw) for raw in fresh])
+            (batch or Batch(conn)).apply([decode(raw) for raw in fresh])
             tracked = fresh[-1][0]
             conn.execute(
                 "UPDATE tracking SET position = ? WHERE name = ?",
@@ -129,6 +136,9 @@ class Batch:
     so a vote changed ten times in a batch costs one row write.
     """
 
+    audits = True
+    """Whether the fold writes the ``audit`` rows (a bulk rebuild loads them)."""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.tools: dict[str, Row] = {}
@@ -137,7 +147,9 @@ class Batch:
         self.reviewers: dict[str, Row] = {}
         self.comparisons: dict[str, Row] = {}
         self.head_to_head: dict[tuple[str, str], list[int]] = {}
-        self.votes: dict[str, list[Any]] = {}
+        self.votes: dict[str, tuple[str, str | None]] = {}
+        self.states: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+        """One copy of each (subject, choice), however many votes are in it."""
         self.dirty_tools: set[str] = set()
         self.dirty_reviews: set[str] = set()
         self.dirty_reviewers: set[str] = set()
@@ -175,12 +187,14 @@ class Batch:
         handlers = self.handlers
         tool_events = self.tool_events.append
         audit = self.audit.append
+        audits = self.audits
         for event in events:
             handler = handlers.get(event.type)
             change = None if handler is None else handler(event)
             if change is not None:
                 tool_events(change)
-            audit(_audit_row(event))
+            if audits:
+                audit(audit_row(event))
         self.write()
 
     # Loading what the batch touches.
@@ -211,32 +225,40 @@ class Batch:
                 reviewer_ids.add(event.aggregate_id)
             elif kind.startswith("Comparison.") and kind != "Comparison.Published":
                 comparison_ids.add(event.aggregate_id)
-        for vote_id, subject, choice in self._select(
-            "SELECT id, subject, choice FROM votes WHERE id IN ({})", vote_ids
-        ):
-            self.votes[vote_id] = [subject, choice]
+        self.load_votes(vote_ids)
+        votes = self.votes
         for vote_id in vote_ids:
-            vote = self.votes.get(vote_id)
+            vote = votes.get(vote_id)
             if vote is not None:
                 subjects.add(vote[0])
         for subject in subjects:
             _subject_needs(subject, slugs, pairs)
-        for row in self._rows("SELECT * FROM reviews WHERE id IN ({})", review_ids):
+        for review_id in review_ids:
+            if review_id in self.reviews:
+                slugs.add(self.reviews[review_id]["tool"])
+        for row in self._rows(
+            "SELECT * FROM reviews WHERE id IN ({})", review_ids - self.reviews.keys()
+        ):
             self.reviews[row["id"]] = row
             slugs.add(row["tool"])
         for query, keys in (
-            ("SELECT * FROM tools WHERE id IN ({})", tool_ids),
-            ("SELECT * FROM tools WHERE slug IN ({})", slugs),
+            ("SELECT * FROM tools WHERE id IN ({})", tool_ids - self.tool_slugs.keys()),
+            ("SELECT * FROM tools WHERE slug IN ({})", slugs - self.tools.keys()),
         ):
             for row in self._rows(query, keys):
                 self.tools[row["slug"]] = row
                 self.tool_slugs[row["id"]] = row["slug"]
-        for row in self._rows("SELECT * FROM reviewers WHERE id IN ({})", reviewer_ids):
+        for row in self._rows(
+            "SELECT * FROM reviewers WHERE id IN ({})",
+            reviewer_ids - self.reviewers.keys(),
+        ):
             self.reviewers[row["id"]] = row
         for row in self._rows(
-            "SELECT * FROM comparisons WHERE id IN ({})", comparison_ids
+            "SELECT * FROM comparisons WHERE id IN ({})",
+            comparison_ids - self.comparisons.keys(),
         ):
             self.comparisons[row["id"]] = row
+        pairs -= self.head_to_head.keys()
         for chunk in _chunks(sorted(pairs)):
             for lo, hi, lo_picks, hi_picks, total in self.conn.execute(
                 "SELECT lo, hi, lo_picks, hi_picks, total FROM head_to_head "
@@ -244,6 +266,15 @@ class Batch:
                 [slug for key in chunk for slug in key],
             ):
                 self.head_to_head[lo, hi] = [lo_picks, hi_picks, total]
+
+    def load_votes(self, vote_ids: Iterable[str]) -> None:
+        """Reads the votes of ``vote_ids`` that are not held already."""
+        votes = self.votes
+        for vote_id, subject, choice in self._select(
+            "SELECT id, subject, choice FROM votes WHERE id IN ({})",
+            [vote_id for vote_id in vote_ids if vote_id not in votes],
+        ):
+            votes[vote_id] = (subject, choice)
 
     def _select(self, query: str, keys: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
         values = list(keys)
@@ -470,14 +501,16 @@ class Batch:
         if event.type == "Vote.Cast":
             data = event.data
             subject, choice, previous = data["subject"], data["choice"], None
-            self.votes[vote_id] = [subject, choice]
+            state = (subject, choice)
+            self.votes[vote_id] = self.states.setdefault(state, state)
         else:
             vote = self.votes.get(vote_id)
             if vote is None:
                 return self._unknown(event, "vote")
             subject, previous = vote
             choice = event.data["choice"] if event.type == "Vote.Changed" else None
-            vote[1] = choice
+            state = (subject, choice)
+            self.votes[vote_id] = self.states.setdefault(state, state)
         self.dirty_votes.add(vote_id)
         if not subject.startswith("tool:"):
             return self._pick(subject, previous, choice, event)
@@ -547,11 +580,32 @@ class Batch:
             "INSERT OR REPLACE INTO head_to_head VALUES (?,?,?,?,?)",
             [(*key, *self.head_to_head[key]) for key in self.dirty_head_to_head],
         )
-        many(
+        self.write_votes()
+        self.write_splits()
+        self.written()
+
+    def write_votes(self) -> None:
+        """Writes the votes the batch changed."""
+        self.conn.executemany(
             "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
             [(key, *self.votes[key]) for key in sorted(self.dirty_votes)],
         )
-        self.write_splits()
+
+    def written(self) -> None:
+        """Forgets what was written, keeping the rows for the next batch."""
+        for rows in (self.audit, self.tool_events, self.tool_versions):
+            rows.clear()
+        for dirty in (
+            self.dirty_tools,
+            self.dirty_reviews,
+            self.dirty_reviewers,
+            self.dirty_comparisons,
+            self.dirty_head_to_head,
+            self.dirty_votes,
+            self.split_keys,
+            self.new_pairs,
+        ):
+            dirty.clear()
 
     def _replace(self, table: str, rows: dict[str, Row], dirty: set[str]) -> None:
         columns = COLUMNS[table]
@@ -610,6 +664,79 @@ class Batch:
         )
 
 
+class Replay(Batch):
+    """A fold that keeps its rows from one batch to the next, for rebuilds.
+
+    A rebuild writes into a file nobody reads until it is complete, so the
+    rows a batch touched need not be read back by the next one, and what
+    every batch would rewrite is written once, by :meth:`finish`: the votes,
+    in key order (or whenever more than ``max_votes`` are held, so memory
+    stays bounded), and the reviewer splits, derived from the final reviews
+    in one statement.
+
+    Args:
+        conn: The file being built.
+        bulk: Leave the ``audit`` and ``votes`` rows out; :mod:`projections.bulk`
+            loads them. Votes are still folded, and still spilled to ``conn``
+            when too many are held, since later events are folded against them.
+        max_votes: How many votes to hold in memory at most.
+    """
+
+    MAX_VOTES = 1_000_000
+    """About 120 MB of held votes; a million events hold fewer."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        bulk: bool = False,
+        max_votes: int | None = None,
+    ) -> None:
+        super().__init__(conn)
+        self.audits = not bulk
+        self.max_votes = self.MAX_VOTES if max_votes is None else max_votes
+        self.spilled = False
+
+    def load(self, events: Sequence[Event]) -> None:
+        # Everything the replay met is held, but for the votes spilled.
+        if self.spilled:
+            self.load_votes(
+                event.aggregate_id
+                for event in events
+                if event.type in ("Vote.Changed", "Vote.Retracted")
+            )
+
+    def write_votes(self) -> None:
+        if len(self.votes) > self.max_votes:
+            self._write_held_votes()
+            self.spilled = True
+
+    def write_splits(self) -> None:
+        """Left to :meth:`finish`."""
+
+    def finish(self) -> None:
+        """Writes what the batches left to the end; call once, in a transaction."""
+        if self.audits:
+            self._write_held_votes()
+        self.conn.execute(
+            "INSERT INTO splits (lo, hi, reviewer, lo_verdict, hi_verdict) "
+            "SELECT c.lo, c.hi, r.reviewer, "
+            "max(CASE WHEN r.tool = c.lo THEN r.verdict END), "
+            "max(CASE WHEN r.tool = c.hi THEN r.verdict END) "
+            "FROM comparisons c JOIN reviews r "
+            "ON r.tool IN (c.lo, c.hi) AND r.withdrawn = 0 "
+            "GROUP BY c.lo, c.hi, r.reviewer"
+        )
+
+    def _write_held_votes(self) -> None:
+        votes = self.votes
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
+            [(key, *votes[key]) for key in sorted(votes)],
+        )
+        votes.clear()
+
+
 def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -> None:
     kind, _, key = subject.partition(":")
     if kind == "tool":
@@ -627,7 +754,7 @@ def _concerns(position: int, lo: str, hi: str) -> Change:
 _NO_CARD = (None,) * 10
 
 
-def _audit_row(event: Event) -> tuple[Any, ...]:
+def audit_row(event: Event) -> tuple[Any, ...]:
     return (
         event.position,
         event.at,

@@ -13,6 +13,7 @@ which are built once at the end; a failed rebuild just deletes its file.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -35,9 +36,12 @@ from rich.text import Text
 
 from ledger.application import Ledger
 from projections import fold, schema, store
+from projections.bulk import BulkLoad, bulk_connection
 from projections.source import LogSource
 
 BATCH_SIZE = 20_000
+SCRATCH = ".fold"
+"""Suffix of the file a bulk rebuild folds into before copying it over."""
 
 _Advance = Callable[[int, int], None]
 
@@ -72,16 +76,21 @@ def build(
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
     console: Console | None = None,
+    bulk: bool = True,
 ) -> RebuildResult:
     """Replays the log from position 0 (up to ``stop``) into a new file.
 
     Args:
         ledger: The ledger whose log is replayed.
         target: A path where no file exists yet.
-        stop: Replay up to this position only (the view as it stood then).
-        batch_size: Events per transaction.
+        stop: Replay up to this position only (the view as it stood then);
+            by default, up to the head when the rebuild starts.
+        batch_size: Events per fold transaction.
         progress: Show a progress bar with events/s and ETA.
         console: Where the progress bar is drawn.
+        bulk: Let SQL load the audit rows and votes beside the fold when the
+            log is an SQLite file (see :mod:`projections.bulk`); with False,
+            the fold writes every row itself, as it does for any other store.
 
     Raises:
         FileExistsError: If ``target`` already exists.
@@ -91,16 +100,23 @@ def build(
         raise FileExistsError(msg)
     started = time.perf_counter()
     source = LogSource(ledger)
-    conn = _bulk_connection(target)
+    conn = bulk_connection(target)
     try:
         schema.migrate(conn, stop_before=schema.AUDIT_INDEXES)
         total = stop if stop is not None else source.head()
         with _progress(progress, total, console) as advance:
-            events, position = _replay(source, conn, stop, batch_size, advance)
+            log = source.sqlite_file if bulk else None
+            if log is None:
+                events = _replay(source, fold.Replay(conn), total, batch_size, advance)
+            else:
+                events = _replay_beside_bulk_load(
+                    source, conn, log, total, batch_size, advance
+                )
         schema.migrate(conn)  # the query indexes, built once over all rows
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        position = schema.tracked_position(conn)
     except BaseException:
         conn.close()
         store.discard(target)
@@ -114,30 +130,84 @@ def build(
     )
 
 
-def _bulk_connection(path: Path) -> store.Connection:
-    conn = store.connect(path, wal=False)
-    # Nothing to protect while loading: a failed build is deleted whole.
-    conn.execute("PRAGMA journal_mode=OFF")
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA cache_size=-65536")
-    return conn
+def _replay_beside_bulk_load(
+    source: LogSource,
+    conn: store.Connection,
+    log: tuple[str, str],
+    stop: int,
+    batch_size: int,
+    advance: _Advance,
+) -> int:
+    """Folds into a scratch file while SQL loads audit and votes into ``conn``.
+
+    The two run at once (see :mod:`projections.bulk`); the folded tables are
+    then copied over, which SQLite does b-tree page by b-tree page for tables
+    of identical shape.
+    """
+    target = Path(conn.real_path)
+    scratch = target.with_name(f"{target.name}{SCRATCH}")
+    loader = BulkLoad(target, log, stop)
+    loader.start()
+    folded = bulk_connection(scratch)
+    try:
+        try:
+            schema.migrate(folded, stop_before=schema.AUDIT_INDEXES)
+            replay = fold.Replay(folded, bulk=True)
+            events = _replay(source, replay, stop, batch_size, advance)
+        except BaseException:
+            loader.cancel()
+            raise
+        finally:
+            folded.close()
+            loader.result()
+        conn.execute("ATTACH ? AS folded", (str(scratch),))
+        conn.execute("BEGIN")
+        for table in FOLDED_TABLES:
+            conn.execute(f"INSERT INTO main.{table} SELECT * FROM folded.{table}")
+        conn.execute(
+            "UPDATE main.tracking SET position = "
+            "(SELECT position FROM folded.tracking WHERE name = ?) WHERE name = ?",
+            (schema.TRACKING, schema.TRACKING),
+        )
+        conn.execute("COMMIT")
+        conn.execute("DETACH folded")
+    finally:
+        store.discard(scratch)
+    return events
+
+
+FOLDED_TABLES = tuple(
+    table for table in schema.KEYS if table not in ("tracking", "audit", "votes")
+)
+"""The tables a bulk rebuild folds in Python; SQL loads the other two."""
 
 
 def _replay(
     source: LogSource,
-    conn: store.Connection,
-    stop: int | None,
+    replay: fold.Replay,
+    stop: int,
     batch_size: int,
     advance: _Advance,
-) -> tuple[int, int]:
+) -> int:
+    """Folds the log up to ``stop`` into ``replay``'s file; returns the events."""
+    conn = replay.conn
     events = after = 0
-    while True:
-        batch = source.read(after, batch_size, stop)
-        if not batch:
-            return events, after
-        after = fold.project(conn, after, batch)
-        events += len(batch)
-        advance(len(batch), after)
+    # The fold holds up to a million small objects that never form cycles;
+    # collecting them over and over would cost a quarter of the rebuild.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while batch := source.read(after, batch_size, stop):
+            after = fold.project(conn, after, batch, replay)
+            events += len(batch)
+            advance(len(batch), after)
+        conn.execute("BEGIN")
+        replay.finish()
+        conn.execute("COMMIT")
+    finally:
+        if collecting:
+            gc.enable()
+    return events
 
 
 def rebuild(
@@ -175,6 +245,8 @@ def _remove_abandoned(path: Path) -> None:
     for generation in store.generations(path):
         if os.path.realpath(generation) != current:
             store.discard(generation)
+    for scratch in path.parent.glob(f"{path.stem}-*{path.suffix}{SCRATCH}"):
+        store.discard(scratch)
 
 
 def _fsync(path: Path) -> None:

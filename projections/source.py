@@ -56,6 +56,17 @@ class LogSource:
             self._opened.append(conn)
         return conn
 
+    @property
+    def sqlite_file(self) -> tuple[str, str] | None:
+        """The log's SQLite file and table, if SQL can read its states as stored.
+
+        None for any other store, and for states that are encrypted or
+        compressed, which only the mapper's cipher and compressor can read.
+        """
+        if self.cipher is not None or self.compressor is not None:
+            return None
+        return self._sqlite
+
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]:
         """Up to ``limit`` events after position ``after`` (up to ``stop``)."""
         if self._sqlite is not None:

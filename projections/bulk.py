@@ -1,0 +1,161 @@
+"""The set-based half of a rebuild: audit rows and vote states in SQL.
+
+Two read models depend on no fold at all: an ``audit`` row is a function of
+its event alone, and a vote's row of that vote's own events. When the log is
+an SQLite file, SQLite computes both straight from it with one ``INSERT …
+SELECT`` each, in C, and indexes the audit. :class:`BulkLoad` runs those
+statements on a thread of its own: ``sqlite3`` releases the GIL while a
+statement runs, so they take the second core while the Python fold computes
+everything else. The statements give exactly the rows the fold would
+(``tests/projections/test_rebuild_bulk.py`` checks that), with one exception
+handled after them: states stored by an older class version, which only
+Python can upcast, are re-decoded and their ``data`` rewritten.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from eventsourcing.utils import get_topic
+
+from ledger.log import EVENT_CLASSES
+from projections import schema, store
+from projections.events import decode, iso_text
+from projections.fold import audit_row
+
+ENVELOPE = ("timestamp", "originator_topic", "actor", "reason", "request_id")
+"""State keys the audit keeps in columns of their own, not in ``data``."""
+
+_TYPE = "substr(topic, instr(topic, ':') + 1)"
+_AT = "state ->> 'timestamp'"
+_VOTE_TYPES = "('Vote.Cast', 'Vote.Changed', 'Vote.Retracted')"
+
+AUDIT = f"""
+    INSERT INTO audit
+    SELECT rowid,
+        CASE WHEN length({_AT}) = 27 AND substr({_AT}, 27) = 'Z' THEN {_AT}
+             ELSE iso_text({_AT}) END,
+        {_TYPE}, originator_id, originator_version,
+        coalesce(state ->> 'actor', ''), coalesce(state ->> 'reason', ''),
+        coalesce(state ->> 'request_id', ''),
+        json_remove(state, {", ".join(f"'$.{key}'" for key in ENVELOPE)},
+                    '$.class_version')
+    FROM log.{{table}} WHERE rowid <= ?1"""
+
+# A vote's subject is in its Vote.Cast, the only event that has one, and its
+# choice in its last event (none once retracted): the latest choice is the
+# one whose zero-padded position sorts highest. Only the few columns needed
+# are materialised before grouping, so the sort stays small.
+VOTES = f"""
+    INSERT INTO votes (id, subject, choice)
+    WITH vote_events AS MATERIALIZED (
+        SELECT originator_id AS id, state ->> 'subject' AS subject,
+            printf('%012d', rowid) || coalesce(state ->> 'choice', '') AS choice
+        FROM log.{{table}}
+        WHERE rowid <= ?1 AND {_TYPE} IN {_VOTE_TYPES}
+    )
+    SELECT id, max(subject), nullif(substr(max(choice), 13), '')
+    FROM vote_events GROUP BY id HAVING max(subject) IS NOT NULL"""
+
+
+class BulkLoad:
+    """Fills ``audit`` and ``votes`` of a new read-model file from an SQLite log.
+
+    The statements run in a process of their own (``python -m
+    projections.bulk``). A thread would seem to do, since ``sqlite3``
+    releases the GIL while a statement runs, but SQLite's process-wide locks
+    (its allocator's, notably) then slow the fold beside it by a third.
+
+    Args:
+        target: The new generation file, already migrated to its bare tables.
+        log: The SQLite log's file and events table.
+        stop: The last position to load; the fold replays the same range.
+    """
+
+    def __init__(self, target: Path, log: tuple[str, str], stop: int) -> None:
+        self.target = target
+        self.log = log
+        self.stop = stop
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Starts loading, in a new process."""
+        command = [sys.executable, "-m", "projections.bulk", str(self.target)]
+        self._process = subprocess.Popen(
+            [*command, *self.log, str(self.stop)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def result(self) -> None:
+        """Waits for the load; raises if it failed."""
+        assert self._process is not None, "start() first"
+        _, stderr = self._process.communicate()
+        if self._process.returncode != 0:
+            lines = stderr.decode(errors="replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit code {self._process.returncode}"
+            msg = f"loading audit and votes failed: {detail}"
+            raise RuntimeError(msg)
+
+    def cancel(self) -> None:
+        """Stops loading, when the fold beside it failed."""
+        if self._process is not None:
+            self._process.kill()
+
+    def load(self) -> None:
+        """Runs the statements here, in this process."""
+        conn = bulk_connection(self.target)
+        try:
+            conn.create_function("iso_text", 1, iso_text, deterministic=True)
+            conn.execute("ATTACH ? AS log", (f"file:{self.log[0]}?mode=ro",))
+            table = self.log[1]
+            conn.execute("BEGIN")
+            conn.execute(VOTES.format(table=table), (self.stop,))
+            conn.execute(AUDIT.format(table=table), (self.stop,))
+            self._upcast(conn, table)
+            conn.execute("COMMIT")
+            conn.execute("DETACH log")
+            schema.migrate(conn, stop_before=schema.TOOL_EVENT_INDEXES)
+        finally:
+            conn.close()
+
+    def _upcast(self, conn: sqlite3.Connection, table: str) -> None:
+        """Rewrites the audit rows of states that an upcaster must bring up."""
+        for cls in EVENT_CLASSES.values():
+            version = getattr(cls, "class_version", 1)
+            if version == 1:
+                continue
+            rows = conn.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM log.{table} WHERE topic = ? AND rowid <= ? "
+                "AND coalesce(state ->> 'class_version', 1) < ?",
+                (get_topic(cls), self.stop, version),
+            ).fetchall()
+            updates = []
+            for raw in rows:
+                row = audit_row(decode(raw))
+                updates.append((row[-1], row[0]))
+            conn.executemany("UPDATE audit SET data = ? WHERE position = ?", updates)
+
+
+def bulk_connection(path: Path, cache_kib: int = 8192) -> store.Connection:
+    """A connection for loading a file nobody reads yet: no journal, no syncs.
+
+    Loading appends, so a small page cache does; sorting for indexes and
+    grouping spills to temporary files past it rather than growing memory.
+    """
+    conn = store.connect(path, wal=False)
+    # Nothing to protect while loading: a failed build is deleted whole.
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute(f"PRAGMA cache_size={-cache_kib}")
+    return conn
+
+
+if __name__ == "__main__":
+    target, log_file, log_table, stop = sys.argv[1:]
+    BulkLoad(Path(target), (log_file, log_table), int(stop)).load()

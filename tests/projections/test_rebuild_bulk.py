@@ -1,0 +1,94 @@
+"""A rebuild that loads audit rows and votes in SQL equals the fold alone."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from readmodel_helpers import apply_command, dump, seed, steps
+
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections import fold, readmodel_path
+from projections.bulk import BulkLoad, bulk_connection
+from projections.rebuild import build, rebuild
+from projections.schema import AUDIT_INDEXES, migrate
+
+
+def _ledger(home: Path, script: list[tuple[Any, ...]]) -> Ledger:
+    ledger = Ledger(Settings(home=home))
+    seed(ledger)
+    for step in script:
+        if step[0] != "project":
+            apply_command(ledger, step)
+    return ledger
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(script=steps)
+def test_bulk_rebuild_equals_the_fold_writing_every_row(
+    script: list[tuple[Any, ...]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        ledger = _ledger(home, script)
+        try:
+            bulk = build(ledger, home / "bulk.sqlite")
+            folded = build(ledger, home / "folded.sqlite", bulk=False)
+        finally:
+            ledger.close()
+        assert bulk.position == folded.position == bulk.events
+        assert dump(home / "bulk.sqlite") == dump(home / "folded.sqlite")
+        assert not list(home.glob("*.fold*")), "the scratch file is removed"
+
+
+def test_a_replay_holding_few_votes_spills_them_and_ends_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = [("vote", voter, voter % 3, "ship") for voter in range(4)]
+    script += [("vote", voter, voter % 3, "skip") for voter in range(0, 4, 2)]
+    script += [("retract", voter, voter % 3) for voter in range(1, 4, 2)]
+    ledger = _ledger(tmp_path, script)
+    try:
+        build(ledger, tmp_path / "roomy.sqlite")
+        monkeypatch.setattr(fold.Replay, "MAX_VOTES", 2)
+        # Small batches, so later batches fold against spilled votes.
+        build(ledger, tmp_path / "tight.sqlite", batch_size=2)
+        build(ledger, tmp_path / "tight-folded.sqlite", batch_size=2, bulk=False)
+    finally:
+        ledger.close()
+    roomy = dump(tmp_path / "roomy.sqlite")
+    assert len(roomy["votes"]) == 4
+    assert roomy == dump(tmp_path / "tight.sqlite")
+    assert roomy == dump(tmp_path / "tight-folded.sqlite")
+
+
+def test_a_failed_bulk_load_says_why(tmp_path: Path, ledger: Ledger) -> None:
+    seed(ledger)
+    target = tmp_path / "target.sqlite"
+    conn = bulk_connection(target)
+    migrate(conn, stop_before=AUDIT_INDEXES)
+    conn.close()
+    log_file = str(ledger.settings.home / "events.sqlite")
+    loader = BulkLoad(target, (log_file, "no_such_table"), ledger.head_position())
+    loader.start()
+    with pytest.raises(RuntimeError, match="no such table"):
+        loader.result()
+
+
+def test_rebuild_removes_scratch_files_a_killed_rebuild_left(ledger: Ledger) -> None:
+    seed(ledger)
+    path = readmodel_path(ledger.settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    abandoned = path.with_name(f"{path.stem}-0123abcd{path.suffix}.fold")
+    abandoned.write_bytes(b"half a fold")
+    rebuild(ledger, path)
+    assert not abandoned.exists()
+    assert dump(path)["tools"]
