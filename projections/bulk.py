@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from eventsourcing.utils import get_topic
 
@@ -111,7 +112,8 @@ class BulkLoad:
         conn = bulk_connection(self.target)
         try:
             conn.create_function("iso_text", 1, iso_text, deterministic=True)
-            conn.execute("ATTACH ? AS log", (f"file:{self.log[0]}?mode=ro",))
+            log_uri = f"file:{quote(self.log[0])}?mode=ro"
+            conn.execute("ATTACH ? AS log", (log_uri,))
             table = self.log[1]
             conn.execute("BEGIN")
             conn.execute(VOTES.format(table=table), (self.stop,))

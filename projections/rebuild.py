@@ -40,6 +40,7 @@ from projections.bulk import BulkLoad, bulk_connection
 from projections.source import LogSource
 
 BATCH_SIZE = 20_000
+BULK_MIN_EVENTS = 50_000
 SCRATCH = ".fold"
 """Suffix of the file a bulk rebuild folds into before copying it over."""
 
@@ -76,7 +77,7 @@ def build(
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
     console: Console | None = None,
-    bulk: bool = True,
+    bulk: bool | None = None,
 ) -> RebuildResult:
     """Replays the log from position 0 (up to ``stop``) into a new file.
 
@@ -88,9 +89,12 @@ def build(
         batch_size: Events per fold transaction.
         progress: Show a progress bar with events/s and ETA.
         console: Where the progress bar is drawn.
-        bulk: Let SQL load the audit rows and votes beside the fold when the
-            log is an SQLite file (see :mod:`projections.bulk`); with False,
-            the fold writes every row itself, as it does for any other store.
+        bulk: Let SQL load the audit rows and votes beside the fold, in a
+            second process (see :mod:`projections.bulk`); possible when the
+            log is an SQLite file. With False, the fold writes every row
+            itself, as it does for any other store; by default, bulk loading
+            is used for logs of at least ``BULK_MIN_EVENTS`` events, below
+            which starting the second process costs more than it saves.
 
     Raises:
         FileExistsError: If ``target`` already exists.
@@ -105,6 +109,8 @@ def build(
         schema.migrate(conn, stop_before=schema.AUDIT_INDEXES)
         total = stop if stop is not None else source.head()
         with _progress(progress, total, console) as advance:
+            if bulk is None:
+                bulk = total >= BULK_MIN_EVENTS
             log = source.sqlite_file if bulk else None
             if log is None:
                 events = _replay(source, fold.Replay(conn), total, batch_size, advance)

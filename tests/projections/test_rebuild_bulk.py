@@ -40,7 +40,7 @@ def test_bulk_rebuild_equals_the_fold_writing_every_row(
         home = Path(tmp)
         ledger = _ledger(home, script)
         try:
-            bulk = build(ledger, home / "bulk.sqlite")
+            bulk = build(ledger, home / "bulk.sqlite", bulk=True)
             folded = build(ledger, home / "folded.sqlite", bulk=False)
         finally:
             ledger.close()
@@ -57,10 +57,10 @@ def test_a_replay_holding_few_votes_spills_them_and_ends_the_same(
     script += [("retract", voter, voter % 3) for voter in range(1, 4, 2)]
     ledger = _ledger(tmp_path, script)
     try:
-        build(ledger, tmp_path / "roomy.sqlite")
+        build(ledger, tmp_path / "roomy.sqlite", bulk=True)
         monkeypatch.setattr(fold.Replay, "MAX_VOTES", 2)
         # Small batches, so later batches fold against spilled votes.
-        build(ledger, tmp_path / "tight.sqlite", batch_size=2)
+        build(ledger, tmp_path / "tight.sqlite", batch_size=2, bulk=True)
         build(ledger, tmp_path / "tight-folded.sqlite", batch_size=2, bulk=False)
     finally:
         ledger.close()
