@@ -4,9 +4,9 @@ Two read models depend on no fold at all: an ``audit`` row is a function of
 its event alone, and a vote's row of that vote's own events. When the log is
 an SQLite file, SQLite computes both straight from it with one ``INSERT …
 SELECT`` each, in C, and indexes the audit. :class:`BulkLoad` runs those
-statements on a thread of its own: ``sqlite3`` releases the GIL while a
-statement runs, so they take the second core while the Python fold computes
-everything else. The statements give exactly the rows the fold would
+statements in a process of its own, so they take the second core while the
+Python fold computes everything else. The statements give exactly the rows
+the fold would
 (``tests/projections/test_rebuild_bulk.py`` checks that), with one exception
 handled after them: states stored by an older class version, which only
 Python can upcast, are re-decoded and their ``data`` rewritten.
