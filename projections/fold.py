@@ -233,32 +233,22 @@ class Batch:
                 subjects.add(vote[0])
         for subject in subjects:
             _subject_needs(subject, slugs, pairs)
-        for review_id in review_ids:
-            if review_id in self.reviews:
-                slugs.add(self.reviews[review_id]["tool"])
-        for row in self._rows(
-            "SELECT * FROM reviews WHERE id IN ({})", review_ids - self.reviews.keys()
-        ):
+        for row in self._rows("SELECT * FROM reviews WHERE id IN ({})", review_ids):
             self.reviews[row["id"]] = row
             slugs.add(row["tool"])
         for query, keys in (
-            ("SELECT * FROM tools WHERE id IN ({})", tool_ids - self.tool_slugs.keys()),
-            ("SELECT * FROM tools WHERE slug IN ({})", slugs - self.tools.keys()),
+            ("SELECT * FROM tools WHERE id IN ({})", tool_ids),
+            ("SELECT * FROM tools WHERE slug IN ({})", slugs),
         ):
             for row in self._rows(query, keys):
                 self.tools[row["slug"]] = row
                 self.tool_slugs[row["id"]] = row["slug"]
-        for row in self._rows(
-            "SELECT * FROM reviewers WHERE id IN ({})",
-            reviewer_ids - self.reviewers.keys(),
-        ):
+        for row in self._rows("SELECT * FROM reviewers WHERE id IN ({})", reviewer_ids):
             self.reviewers[row["id"]] = row
         for row in self._rows(
-            "SELECT * FROM comparisons WHERE id IN ({})",
-            comparison_ids - self.comparisons.keys(),
+            "SELECT * FROM comparisons WHERE id IN ({})", comparison_ids
         ):
             self.comparisons[row["id"]] = row
-        pairs -= self.head_to_head.keys()
         for chunk in _chunks(sorted(pairs)):
             for lo, hi, lo_picks, hi_picks, total in self.conn.execute(
                 "SELECT lo, hi, lo_picks, hi_picks, total FROM head_to_head "
