@@ -22,13 +22,10 @@ from urllib.parse import quote
 
 from eventsourcing.utils import get_topic
 
-from ledger.log import EVENT_CLASSES
+from ledger.log import ENVELOPE, EVENT_CLASSES
 from projections import schema, store
 from projections.events import decode, iso_text
 from projections.fold import audit_row
-
-ENVELOPE = ("timestamp", "originator_topic", "actor", "reason", "request_id")
-"""State keys the audit keeps in columns of their own, not in ``data``."""
 
 _TYPE = "substr(topic, instr(topic, ':') + 1)"
 _AT = "state ->> 'timestamp'"

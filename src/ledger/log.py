@@ -29,7 +29,8 @@ AGGREGATES = (
     domainmodel.Comparison,
     domainmodel.Vote,
 )
-_ENVELOPE = ("timestamp", "originator_topic", "actor", "reason", "request_id")
+ENVELOPE = ("timestamp", "originator_topic", "actor", "reason", "request_id")
+"""State keys every event carries besides its own fields; kept out of ``data``."""
 
 
 def _event_classes() -> dict[str, type[Any]]:
@@ -83,7 +84,7 @@ def decode(notification: Notification) -> LoggedEvent:
     """Decodes one stored notification into a :class:`LoggedEvent`."""
     name, cls = _type_of(notification.topic)
     state = upcast(cls, _decode_state(notification.state))
-    envelope = [state.pop(key, "") for key in _ENVELOPE]
+    envelope = [state.pop(key, "") for key in ENVELOPE]
     originator_id = notification.originator_id
     return LoggedEvent(
         position=notification.id,
