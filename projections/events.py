@@ -34,6 +34,21 @@ class Event(msgspec.Struct, gc=False):
     data: dict[str, Any]
 
 
+class VoteState(msgspec.Struct, gc=False):
+    """What folding a vote needs of its stored state; the rest is skipped."""
+
+    timestamp: str
+    subject: str | None = None
+    choice: str | None = None
+
+
+decode_vote = msgspec.json.Decoder(VoteState).decode
+"""Decodes a vote's state into :class:`VoteState`, several times faster than
+:func:`decode` as it builds no dict."""
+
+VOTE_TYPES = frozenset({"Vote.Cast", "Vote.Changed", "Vote.Retracted"})
+
+
 def iso(at: datetime) -> str:
     """A time as stored: UTC, ISO 8601 with microseconds and ``Z``.
 
@@ -59,6 +74,13 @@ def _event_type(topic: str) -> tuple[str, type[Any] | None]:
     cls = resolve_topic(topic)
     needs_upcast = getattr(cls, "class_version", 1) > 1
     return topic.rpartition(":")[2], cls if needs_upcast else None
+
+
+@lru_cache(maxsize=512)
+def plain_vote(topic: str) -> str | None:
+    """The vote event type of ``topic``, if its states need no upcasting."""
+    name, cls = _event_type(topic)
+    return name if name in VOTE_TYPES and cls is None else None
 
 
 def decode(raw: Raw) -> Event:

@@ -27,7 +27,7 @@ import msgspec
 from ledger.domainmodel import pair
 from ledger.rules import TOOL_FIELDS
 from projections import schema
-from projections.events import Event, decode
+from projections.events import Event, decode, decode_vote, iso_text, plain_vote
 from projections.source import Raw
 from projections.stats import figure_columns
 
@@ -55,8 +55,15 @@ COLUMNS = {
 
 Row = dict[str, Any]
 Change = tuple[Any, ...] | None
-"""A ``tool_events`` row: position, tool, other tool, kind, tool version and
-the eight counts; None when the event concerns no tool."""
+"""A ``tool_events`` row: for an event that changed a card, position, tool,
+kind, tool version and the eight counts; for one that concerns two tools but
+no card, position and both tools; None when the event concerns no tool."""
+
+CARD_COLUMNS = (
+    "position, tool, kind, tool_version, "
+    "before_panel_ship, before_panel_skip, before_community_ship, "
+    "before_community_skip, panel_ship, panel_skip, community_ship, community_skip"
+)
 
 
 _encode_json = msgspec.json.Encoder().encode
@@ -105,7 +112,7 @@ def project(
             raise GapError(msg)
         fresh = [raw for raw in raws if raw[0] > tracked]
         if fresh:
-            (batch or Batch(conn)).apply([decode(raw) for raw in fresh])
+            (batch or Batch(conn)).apply_raws(fresh)
             tracked = fresh[-1][0]
             conn.execute(
                 "UPDATE tracking SET position = ? WHERE name = ?",
@@ -180,6 +187,10 @@ class Batch:
             "Vote.Changed": self.vote,
             "Vote.Retracted": self.vote,
         }
+
+    def apply_raws(self, raws: Sequence[Raw]) -> None:
+        """Decodes and folds ``raws``, then writes every touched row."""
+        self.apply([decode(raw) for raw in raws])
 
     def apply(self, events: Sequence[Event]) -> None:
         """Folds ``events`` and writes every touched row."""
@@ -321,8 +332,7 @@ class Batch:
 
     @staticmethod
     def _unknown(event: Event, what: str) -> Change:
-        log.warning("event %s names an unknown %s", event.position, what)
-        return None
+        return _unknown(event.position, what)
 
     def _tool_version(self, card: Row, event: Event) -> None:
         self.tool_versions.append(
@@ -347,7 +357,6 @@ class Batch:
         return (
             event.position,
             slug,
-            None,
             kind,
             card["version"],
             *before,
@@ -484,41 +493,59 @@ class Batch:
     # Votes.
 
     def vote(self, event: Event) -> Change:
-        """Folds a vote cast, changed or retracted: most of any log, so kept lean."""
-        vote_id = event.aggregate_id
-        previous: str | None
-        choice: str | None
-        if event.type == "Vote.Cast":
-            data = event.data
-            subject, choice, previous = data["subject"], data["choice"], None
-            state = (subject, choice)
-            self.votes[vote_id] = self.states.setdefault(state, state)
-        else:
-            vote = self.votes.get(vote_id)
+        data = event.data
+        return self.fold_vote(
+            event.position,
+            event.at,
+            event.aggregate_id,
+            event.type,
+            data.get("subject"),
+            data.get("choice"),
+        )
+
+    def fold_vote(
+        self,
+        position: int,
+        at: str,
+        vote_id: str,
+        kind: str,
+        subject: str | None,
+        choice: str | None,
+    ) -> Change:
+        """Folds a vote cast, changed or retracted: most of any log, so kept lean.
+
+        Takes the few values it needs rather than an :class:`Event`, so that a
+        replay can decode votes into them directly.
+        """
+        votes = self.votes
+        previous: str | None = None
+        if kind != "Vote.Cast":
+            vote = votes.get(vote_id)
             if vote is None:
-                return self._unknown(event, "vote")
+                return _unknown(position, "vote")
             subject, previous = vote
-            choice = event.data["choice"] if event.type == "Vote.Changed" else None
-            state = (subject, choice)
-            self.votes[vote_id] = self.states.setdefault(state, state)
+            if kind != "Vote.Changed":
+                choice = None
+        assert subject is not None
+        state = (subject, choice)
+        votes[vote_id] = self.states.setdefault(state, state)
         self.dirty_votes.add(vote_id)
         if not subject.startswith("tool:"):
-            return self._pick(subject, previous, choice, event)
+            return self._pick(subject, previous, choice, position)
         slug = subject[5:]
         card = self.tools.get(slug)
         if card is None:
-            return self._unknown(event, "tool")
+            return _unknown(position, "tool")
         ship, skip = card["community_ship"], card["community_skip"]
         now_ship = ship - (previous == "ship") + (choice == "ship")
         now_skip = skip - (previous == "skip") + (choice == "skip")
         card["community_ship"], card["community_skip"] = now_ship, now_skip
-        card["position"], card["updated_at"] = event.position, event.at
+        card["position"], card["updated_at"] = position, at
         self.dirty_tools.add(slug)
         panel_ship, panel_skip = card["panel_ship"], card["panel_skip"]
         return (
-            event.position,
+            position,
             slug,
-            None,
             "vote",
             card["version"],
             panel_ship,
@@ -532,7 +559,7 @@ class Batch:
         )
 
     def _pick(
-        self, subject: str, previous: str | None, choice: str | None, event: Event
+        self, subject: str, previous: str | None, choice: str | None, position: int
     ) -> Change:
         """Moves a head-to-head pick."""
         kind, _, key = subject.partition(":")
@@ -541,7 +568,7 @@ class Batch:
         lo, _, hi = key.partition("/")
         tally = self.head_to_head.get((lo, hi))
         if tally is None:
-            return self._unknown(event, "comparison")
+            return _unknown(position, "comparison")
         for picked, step in ((previous, -1), (choice, 1)):
             if picked == lo:
                 tally[0] += step
@@ -549,7 +576,7 @@ class Batch:
                 tally[1] += step
         tally[2] = tally[0] + tally[1]
         self.dirty_head_to_head.add((lo, hi))
-        return _concerns(event.position, lo, hi)
+        return _concerns(position, lo, hi)
 
     # Writing back.
 
@@ -557,7 +584,15 @@ class Batch:
         """Writes every touched row with one statement per table."""
         many = self.conn.executemany
         many(f"INSERT INTO audit VALUES ({_marks(9)})", self.audit)
-        many(f"INSERT INTO tool_events VALUES ({_marks(13)})", self.tool_events)
+        # Two shapes of row, each bound whole: binding a None costs sqlite3 an
+        # adapter lookup, several times dearer than a number.
+        cards = [row for row in self.tool_events if len(row) > 3]
+        pairs = [row for row in self.tool_events if len(row) == 3]
+        many(f"INSERT INTO tool_events ({CARD_COLUMNS}) VALUES ({_marks(12)})", cards)
+        many(
+            "INSERT INTO tool_events (position, tool, other_tool) VALUES (?,?,?)",
+            pairs,
+        )
         many(f"INSERT INTO tool_versions VALUES ({_marks(12)})", self.tool_versions)
         many(
             f"INSERT OR REPLACE INTO tools VALUES ({_marks(26)})",
@@ -696,6 +731,43 @@ class Replay(Batch):
                 if event.type in ("Vote.Changed", "Vote.Retracted")
             )
 
+    def apply_raws(self, raws: Sequence[Raw]) -> None:
+        """Folds ``raws``, decoding votes only as far as the fold needs.
+
+        Votes are most of a log, and a rebuild that leaves the audit rows to
+        :mod:`projections.bulk` needs only their subject, choice and time;
+        every other event goes through :meth:`apply`'s handlers.
+        """
+        if self.audits:
+            super().apply_raws(raws)
+            return
+        if self.spilled:
+            self.load_votes(
+                raw[1] for raw in raws if plain_vote(raw[3]) not in (None, "Vote.Cast")
+            )
+        handlers = self.handlers
+        fold_vote = self.fold_vote
+        tool_events = self.tool_events.append
+        for raw in raws:
+            kind = plain_vote(raw[3])
+            if kind is None:
+                event = decode(raw)
+                handler = handlers.get(event.type)
+                change = None if handler is None else handler(event)
+            else:
+                vote = decode_vote(raw[4])
+                change = fold_vote(
+                    raw[0],
+                    iso_text(vote.timestamp),
+                    raw[1],
+                    kind,
+                    vote.subject,
+                    vote.choice,
+                )
+            if change is not None:
+                tool_events(change)
+        self.write()
+
     def write_votes(self) -> None:
         if len(self.votes) > self.max_votes:
             self._write_held_votes()
@@ -727,6 +799,11 @@ class Replay(Batch):
         votes.clear()
 
 
+def _unknown(position: int, what: str) -> Change:
+    log.warning("event %s names an unknown %s", position, what)
+    return None
+
+
 def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -> None:
     kind, _, key = subject.partition(":")
     if kind == "tool":
@@ -738,10 +815,7 @@ def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -
 
 def _concerns(position: int, lo: str, hi: str) -> Change:
     """The ``tool_events`` row of an event that concerns two tools, no card."""
-    return (position, lo, hi, *_NO_CARD)
-
-
-_NO_CARD = (None,) * 10
+    return (position, lo, hi)
 
 
 def audit_row(event: Event) -> tuple[Any, ...]:

@@ -160,12 +160,16 @@ def _replay_beside_bulk_load(
             schema.migrate(folded, stop_before=schema.AUDIT_INDEXES)
             replay = fold.Replay(folded, bulk=True)
             events = _replay(source, replay, stop, batch_size, advance)
+            # Index the folded tables here, while the loader may still be
+            # indexing the audit: the copy below takes the indexes along.
+            schema.migrate(folded)
         except BaseException:
             loader.cancel()
             raise
         finally:
             folded.close()
             loader.result()
+        schema.migrate(conn)  # the same indexes, on the still empty tables
         conn.execute("ATTACH ? AS folded", (str(scratch),))
         conn.execute("BEGIN")
         for table in FOLDED_TABLES:

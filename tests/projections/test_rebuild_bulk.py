@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from readmodel_helpers import apply_command, dump, seed, steps
 
 from ledger.application import Ledger
 from ledger.settings import Settings
-from projections import fold, readmodel_path
+from projections import fold, readmodel_path, schema
 from projections.bulk import BulkLoad, bulk_connection
 from projections.rebuild import build, rebuild
 from projections.schema import AUDIT_INDEXES, migrate
@@ -46,7 +47,27 @@ def test_bulk_rebuild_equals_the_fold_writing_every_row(
             ledger.close()
         assert bulk.position == folded.position == bulk.events
         assert dump(home / "bulk.sqlite") == dump(home / "folded.sqlite")
+        assert _schema(home / "bulk.sqlite") == _schema(home / "folded.sqlite")
         assert not list(home.glob("*.fold*")), "the scratch file is removed"
+
+
+def _schema(path: Path) -> list[tuple[str, str, str]]:
+    """Every table, index and view of a file, and the migrations it records."""
+    conn = sqlite3.connect(path)
+    try:
+        objects = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        applied = conn.execute(
+            "SELECT 'migration', migration_set, name FROM _sqlite_migrations "
+            "ORDER BY name"
+        ).fetchall()
+        assert schema.is_migrated(conn)
+        # Indexes copied along with their tables must still match them.
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        conn.close()
+    return objects + applied
 
 
 def test_a_replay_holding_few_votes_spills_them_and_ends_the_same(
