@@ -1,15 +1,13 @@
-"""The set-based half of a rebuild: audit rows and vote states in SQL.
+"""The set-based half of a rebuild: the audit rows, in SQL.
 
-Two read models depend on no fold at all: an ``audit`` row is a function of
-its event alone, and a vote's row of that vote's own events. When the log is
-an SQLite file, SQLite computes both straight from it with one ``INSERT …
-SELECT`` each, in C, and indexes the audit. :class:`BulkLoad` runs those
-statements in a process of its own, so they take the second core while the
-Python fold computes everything else. The statements give exactly the rows
-the fold would
-(``tests/projections/test_rebuild_bulk.py`` checks that), with one exception
-handled after them: states stored by an older class version, which only
-Python can upcast, are re-decoded and their ``data`` rewritten.
+An ``audit`` row is a function of its event alone, so it needs no fold. When
+the log is an SQLite file, SQLite computes every row straight from it with
+one ``INSERT … SELECT``, in C, and indexes them. :class:`BulkLoad` runs that
+in a process of its own, so it takes the second core while the Python fold
+computes everything else. The statement gives exactly the rows the fold
+would (``tests/projections/test_rebuild_bulk.py`` checks that), with one
+exception handled after it: states stored by an older class version, which
+only Python can upcast, are re-decoded and their ``data`` rewritten.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ from projections.fold import audit_row
 
 _TYPE = "substr(topic, instr(topic, ':') + 1)"
 _AT = "state ->> 'timestamp'"
-_VOTE_TYPES = "('Vote.Cast', 'Vote.Changed', 'Vote.Retracted')"
 
 AUDIT = f"""
     INSERT INTO audit
@@ -43,24 +40,9 @@ AUDIT = f"""
                     '$.class_version')
     FROM log.{{table}} WHERE rowid <= ?1"""
 
-# A vote's subject is in its Vote.Cast, the only event that has one, and its
-# choice in its last event (none once retracted): the latest choice is the
-# one whose zero-padded position sorts highest. Only the few columns needed
-# are materialised before grouping, so the sort stays small.
-VOTES = f"""
-    INSERT INTO votes (id, subject, choice)
-    WITH vote_events AS MATERIALIZED (
-        SELECT originator_id AS id, state ->> 'subject' AS subject,
-            printf('%012d', rowid) || coalesce(state ->> 'choice', '') AS choice
-        FROM log.{{table}}
-        WHERE rowid <= ?1 AND {_TYPE} IN {_VOTE_TYPES}
-    )
-    SELECT id, max(subject), nullif(substr(max(choice), 13), '')
-    FROM vote_events GROUP BY id HAVING max(subject) IS NOT NULL"""
-
 
 class BulkLoad:
-    """Fills ``audit`` and ``votes`` of a new read-model file from an SQLite log.
+    """Fills and indexes the ``audit`` of a new read-model file from an SQLite log.
 
     The statements run in a process of their own (``python -m
     projections.bulk``). A thread would seem to do, since ``sqlite3``
@@ -96,7 +78,7 @@ class BulkLoad:
         if self._process.returncode != 0:
             lines = stderr.decode(errors="replace").strip().splitlines()
             detail = lines[-1] if lines else f"exit code {self._process.returncode}"
-            msg = f"loading audit and votes failed: {detail}"
+            msg = f"loading the audit failed: {detail}"
             raise RuntimeError(msg)
 
     def cancel(self) -> None:
@@ -113,12 +95,13 @@ class BulkLoad:
             conn.execute("ATTACH ? AS log", (log_uri,))
             table = self.log[1]
             conn.execute("BEGIN")
-            conn.execute(VOTES.format(table=table), (self.stop,))
             conn.execute(AUDIT.format(table=table), (self.stop,))
             self._upcast(conn, table)
             conn.execute("COMMIT")
             conn.execute("DETACH log")
-            schema.migrate(conn, stop_before=schema.TOOL_EVENT_INDEXES)
+            # Every index, the folded tables' too: those are empty yet, and
+            # the fold's rows are copied in with their own.
+            schema.migrate(conn)
         finally:
             conn.close()
 

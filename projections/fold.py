@@ -67,6 +67,7 @@ CARD_COLUMNS = (
 
 
 _encode_json = msgspec.json.Encoder().encode
+_decode_json = msgspec.json.Decoder().decode
 
 
 @lru_cache(maxsize=65536)
@@ -162,7 +163,6 @@ class Batch:
         self.dirty_reviewers: set[str] = set()
         self.dirty_comparisons: set[str] = set()
         self.dirty_head_to_head: set[tuple[str, str]] = set()
-        self.dirty_votes: set[str] = set()
         self.split_keys: set[tuple[str, str]] = set()
         self.new_pairs: set[tuple[str, str]] = set()
         self.audit: list[tuple[Any, ...]] = []
@@ -269,13 +269,30 @@ class Batch:
                 self.head_to_head[lo, hi] = [lo_picks, hi_picks, total]
 
     def load_votes(self, vote_ids: Iterable[str]) -> None:
-        """Reads the votes of ``vote_ids`` that are not held already."""
+        """Folds the audit rows of the votes of ``vote_ids`` not held already.
+
+        A vote's subject is in its Vote.Cast and its choice in its latest
+        event, and the audit holds every event the file reflects.
+        """
         votes = self.votes
-        for vote_id, subject, choice in self._select(
-            "SELECT id, subject, choice FROM votes WHERE id IN ({})",
-            [vote_id for vote_id in vote_ids if vote_id not in votes],
+        states = self.states
+        for vote_id, kind, data in self._select(
+            "SELECT aggregate_id, type, data FROM audit WHERE aggregate_id IN ({}) "
+            "ORDER BY aggregate_id, position",
+            {vote_id for vote_id in vote_ids if vote_id not in votes},
         ):
-            votes[vote_id] = (subject, choice)
+            values = _decode_json(data)
+            if kind == "Vote.Cast":
+                subject = values["subject"]
+            elif vote_id in votes:
+                subject = votes[vote_id][0]
+            else:
+                continue  # no Vote.Cast: folding it will warn
+            state = (
+                subject,
+                values.get("choice") if kind != "Vote.Retracted" else None,
+            )
+            votes[vote_id] = states.setdefault(state, state)
 
     def _select(self, query: str, keys: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
         values = list(keys)
@@ -529,7 +546,6 @@ class Batch:
         assert subject is not None
         state = (subject, choice)
         votes[vote_id] = self.states.setdefault(state, state)
-        self.dirty_votes.add(vote_id)
         if not subject.startswith("tool:"):
             return self._pick(subject, previous, choice, position)
         slug = subject[5:]
@@ -605,16 +621,8 @@ class Batch:
             "INSERT OR REPLACE INTO head_to_head VALUES (?,?,?,?,?)",
             [(*key, *self.head_to_head[key]) for key in self.dirty_head_to_head],
         )
-        self.write_votes()
         self.write_splits()
         self.written()
-
-    def write_votes(self) -> None:
-        """Writes the votes the batch changed."""
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
-            [(key, *self.votes[key]) for key in sorted(self.dirty_votes)],
-        )
 
     def written(self) -> None:
         """Forgets what was written, keeping the rows for the next batch."""
@@ -626,7 +634,6 @@ class Batch:
             self.dirty_reviewers,
             self.dirty_comparisons,
             self.dirty_head_to_head,
-            self.dirty_votes,
             self.split_keys,
             self.new_pairs,
         ):
@@ -693,17 +700,15 @@ class Replay(Batch):
     """A fold that keeps its rows from one batch to the next, for rebuilds.
 
     A rebuild writes into a file nobody reads until it is complete, so the
-    rows a batch touched need not be read back by the next one, and what
-    every batch would rewrite is written once, by :meth:`finish`: the votes,
-    in key order (or whenever more than ``max_votes`` are held, so memory
-    stays bounded), and the reviewer splits, derived from the final reviews
-    in one statement.
+    rows a batch touched need not be read back by the next one, and the
+    reviewer splits, which every batch would rewrite, are derived once by
+    :meth:`finish` from the final reviews. Every vote met is held, so that
+    later events are folded against it without a lookup; past ``max_votes``
+    they are spilled to a temporary table, so memory stays bounded.
 
     Args:
         conn: The file being built.
-        bulk: Leave the ``audit`` and ``votes`` rows out; :mod:`projections.bulk`
-            loads them. Votes are still folded, and still spilled to ``conn``
-            when too many are held, since later events are folded against them.
+        bulk: Leave the ``audit`` rows out; :mod:`projections.bulk` loads them.
         max_votes: How many votes to hold in memory at most.
     """
 
@@ -768,18 +773,30 @@ class Replay(Batch):
                 tool_events(change)
         self.write()
 
-    def write_votes(self) -> None:
+    def load_votes(self, vote_ids: Iterable[str]) -> None:
+        """Reads back the spilled votes of ``vote_ids`` that are not held."""
+        votes = self.votes
+        states = self.states
+        for vote_id, subject, choice in self._select(
+            "SELECT id, subject, choice FROM temp.spilled_votes WHERE id IN ({})",
+            {vote_id for vote_id in vote_ids if vote_id not in votes},
+        ):
+            state = (subject, choice)
+            votes[vote_id] = states.setdefault(state, state)
+
+    def write(self) -> None:
+        super().write()
         if len(self.votes) > self.max_votes:
-            self._write_held_votes()
-            self.spilled = True
+            self._spill_votes()
 
     def write_splits(self) -> None:
         """Left to :meth:`finish`."""
 
     def finish(self) -> None:
         """Writes what the batches left to the end; call once, in a transaction."""
-        if self.audits:
-            self._write_held_votes()
+        if self.spilled:
+            self.conn.execute("DROP TABLE temp.spilled_votes")
+            self.spilled = False
         self.conn.execute(
             "INSERT INTO splits (lo, hi, reviewer, lo_verdict, hi_verdict) "
             "SELECT c.lo, c.hi, r.reviewer, "
@@ -790,10 +807,20 @@ class Replay(Batch):
             "GROUP BY c.lo, c.hi, r.reviewer"
         )
 
-    def _write_held_votes(self) -> None:
+    def _spill_votes(self) -> None:
+        """Moves the held votes to a temporary table of this connection.
+
+        It lives beside the file, not in it, and goes with the connection.
+        """
+        if not self.spilled:
+            self.conn.execute(
+                "CREATE TEMP TABLE spilled_votes (id TEXT PRIMARY KEY, "
+                "subject TEXT NOT NULL, choice TEXT) WITHOUT ROWID"
+            )
+            self.spilled = True
         votes = self.votes
         self.conn.executemany(
-            "INSERT OR REPLACE INTO votes VALUES (?,?,?)",
+            "INSERT OR REPLACE INTO temp.spilled_votes VALUES (?,?,?)",
             [(key, *votes[key]) for key in sorted(votes)],
         )
         votes.clear()

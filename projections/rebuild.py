@@ -5,10 +5,11 @@ same fold the live projector uses (so both produce the same rows), then
 swapped in with one atomic rename of the name readers open. Readers keep
 reading the old generation until the swap and never see a half-built view.
 
-The replay streams the log a batch at a time and keeps all state (votes,
-reviews…) in the new file, so memory stays bounded however long the log is.
-The file is bulk-loaded without a journal and without the query indexes,
-which are built once at the end; a failed rebuild just deletes its file.
+The replay streams the log a batch at a time and holds the cards, reviews
+and votes it met (votes spill to a temporary table past a bound, so memory
+stays bounded however long the log is). The file is bulk-loaded without a
+journal and without the query indexes, which are built once at the end; a
+failed rebuild just deletes its file.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def build(
         batch_size: Events per fold transaction.
         progress: Show a progress bar with events/s and ETA.
         console: Where the progress bar is drawn.
-        bulk: Let SQL load the audit rows and votes beside the fold, in a
+        bulk: Let SQL load the audit rows beside the fold, in a
             second process (see :mod:`projections.bulk`); possible when the
             log is an SQLite file. With False, the fold writes every row
             itself, as it does for any other store; by default, bulk loading
@@ -121,7 +122,7 @@ def build(
         schema.migrate(conn)  # the query indexes, built once over all rows
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("PRAGMA main.wal_checkpoint(TRUNCATE)")
         position = schema.tracked_position(conn)
     except BaseException:
         conn.close()
@@ -144,7 +145,7 @@ def _replay_beside_bulk_load(
     batch_size: int,
     advance: _Advance,
 ) -> int:
-    """Folds into a scratch file while SQL loads audit and votes into ``conn``.
+    """Folds into a scratch file while SQL loads the audit into ``conn``.
 
     The two run at once (see :mod:`projections.bulk`); the folded tables are
     then copied over, which SQLite does b-tree page by b-tree page for tables
@@ -187,9 +188,9 @@ def _replay_beside_bulk_load(
 
 
 FOLDED_TABLES = tuple(
-    table for table in schema.KEYS if table not in ("tracking", "audit", "votes")
+    table for table in schema.KEYS if table not in ("tracking", "audit")
 )
-"""The tables a bulk rebuild folds in Python; SQL loads the other two."""
+"""The tables a bulk rebuild folds in Python; SQL loads the audit."""
 
 
 def _replay(

@@ -102,14 +102,6 @@ TABLES = {
             total INTEGER NOT NULL,
             PRIMARY KEY (lo, hi)
         ) WITHOUT ROWID""",
-    # Every vote's current choice (NULL once retracted): Changed and Retracted
-    # events name only the vote, so this is what they are folded against.
-    "votes": """
-        CREATE TABLE votes (
-            id BLOB PRIMARY KEY,
-            subject TEXT NOT NULL,
-            choice TEXT
-        ) WITHOUT ROWID""",
     # The audit index: every event of the log, envelope and data, as stored.
     "audit": """
         CREATE TABLE audit (
@@ -145,7 +137,6 @@ KEYS = {
     "comparisons": "lo, hi",
     "splits": "lo, hi, reviewer",
     "head_to_head": "lo, hi",
-    "votes": "id",
     "audit": "position",
     "tool_events": "position",
 }
@@ -215,6 +206,19 @@ def m003_tool_event_indexes(db: Database) -> None:
         "CREATE INDEX idx_tool_events_verdicts ON tool_events (position) "
         "WHERE kind IN ('tool', 'review')"
     )
+
+
+@migrations()
+def m004_votes_from_audit(db: Database) -> None:
+    """Folds Vote.Changed and Vote.Retracted against the vote's own audit rows.
+
+    Those events name only the vote; its subject and last choice are in its
+    earlier events, which the audit holds already. Looking them up there
+    replaces a table of every vote's state, which a rebuild had to derive
+    from the whole log a second time.
+    """
+    db["audit"].create_index(("aggregate_id", "position"))  # type: ignore[union-attr]
+    db.execute("DROP TABLE IF EXISTS votes")
 
 
 def migrate(conn: sqlite3.Connection, *, stop_before: str | None = None) -> None:
