@@ -598,6 +598,13 @@ class Batch:
 
     def write(self) -> None:
         """Writes every touched row with one statement per table."""
+        self.write_history()
+        self.write_state()
+        self.write_splits()
+        self.written()
+
+    def write_history(self) -> None:
+        """Appends the batch's rows of ``audit``, ``tool_events`` and versions."""
         many = self.conn.executemany
         many(f"INSERT INTO audit VALUES ({_marks(9)})", self.audit)
         # Two shapes of row, each bound whole: binding a None costs sqlite3 an
@@ -610,6 +617,10 @@ class Batch:
             pairs,
         )
         many(f"INSERT INTO tool_versions VALUES ({_marks(12)})", self.tool_versions)
+
+    def write_state(self) -> None:
+        """Replaces the current rows the batch changed: cards, reviews…"""
+        many = self.conn.executemany
         many(
             f"INSERT OR REPLACE INTO tools VALUES ({_marks(26)})",
             [_tool_row(self.tools[slug]) for slug in self.dirty_tools],
@@ -621,8 +632,6 @@ class Batch:
             "INSERT OR REPLACE INTO head_to_head VALUES (?,?,?,?,?)",
             [(*key, *self.head_to_head[key]) for key in self.dirty_head_to_head],
         )
-        self.write_splits()
-        self.written()
 
     def written(self) -> None:
         """Forgets what was written, keeping the rows for the next batch."""
@@ -701,8 +710,9 @@ class Replay(Batch):
 
     A rebuild writes into a file nobody reads until it is complete, so the
     rows a batch touched need not be read back by the next one, and the
-    reviewer splits, which every batch would rewrite, are derived once by
-    :meth:`finish` from the final reviews. Every vote met is held, so that
+    current rows (cards, reviews, tallies…), which every batch would rewrite,
+    are written once by :meth:`finish`, the reviewer splits derived from the
+    final reviews in one statement. Every vote met is held, so that
     later events are folded against it without a lookup; past ``max_votes``
     they are spilled to a temporary table, so memory stays bounded.
 
@@ -785,7 +795,10 @@ class Replay(Batch):
             votes[vote_id] = states.setdefault(state, state)
 
     def write(self) -> None:
-        super().write()
+        """Appends the batch's history; the current rows wait for :meth:`finish`."""
+        self.write_history()
+        for rows in (self.audit, self.tool_events, self.tool_versions):
+            rows.clear()
         if len(self.votes) > self.max_votes:
             self._spill_votes()
 
@@ -794,6 +807,8 @@ class Replay(Batch):
 
     def finish(self) -> None:
         """Writes what the batches left to the end; call once, in a transaction."""
+        self.write_state()
+        self.written()
         if self.spilled:
             self.conn.execute("DROP TABLE temp.spilled_votes")
             self.spilled = False

@@ -1,0 +1,79 @@
+"""A vote changed or retracted later is folded against its own audit rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from readmodel_helpers import CTX, dump, seed
+
+from ledger.application import Ledger
+from projections import schema, store
+from projections.fold import project
+from projections.rebuild import build
+from projections.source import LogSource
+
+
+def _community(path: Path, slug: str) -> tuple[int, int]:
+    conn = store.connect(path)
+    try:
+        ship, skip = conn.execute(
+            "SELECT community_ship, community_skip FROM tools WHERE slug = ?", (slug,)
+        ).fetchone()
+    finally:
+        conn.close()
+    return ship, skip
+
+
+def _project_new_events(ledger: Ledger, path: Path) -> None:
+    """Projects what is new with a fresh connection, as a restarted node would."""
+    conn = store.connect(path)
+    try:
+        schema.migrate(conn)
+        after = schema.tracked_position(conn)
+        project(conn, after, LogSource(ledger).read(after, 10_000))
+    finally:
+        conn.close()
+
+
+def test_changes_in_later_batches_move_the_right_counts(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    seed(ledger)
+    path = tmp_path / "model.sqlite"
+    ledger.cast_vote(CTX, "ann", "alpha", "ship")
+    ledger.cast_vote(CTX, "bob", "alpha", "ship")
+    ledger.cast_vote(CTX, "cyd", "beta", "skip")
+    _project_new_events(ledger, path)
+    assert _community(path, "alpha") == (2, 0)
+    ledger.cast_vote(CTX, "ann", "alpha", "skip")  # a change
+    _project_new_events(ledger, path)
+    assert _community(path, "alpha") == (1, 1)
+    ledger.retract_vote(CTX, "ann", "alpha")  # after a change
+    ledger.retract_vote(CTX, "cyd", "beta")
+    _project_new_events(ledger, path)
+    assert _community(path, "alpha") == (1, 0)
+    assert _community(path, "beta") == (0, 0)
+    ledger.cast_vote(CTX, "ann", "alpha", "skip")  # again, after retracting
+    _project_new_events(ledger, path)
+    assert _community(path, "alpha") == (1, 1)
+    build(ledger, tmp_path / "clean.sqlite", bulk=False)
+    assert dump(path) == dump(tmp_path / "clean.sqlite")
+
+
+def test_an_older_file_loses_its_votes_table_and_gains_the_audit_index(
+    tmp_path: Path,
+) -> None:
+    conn = store.connect(tmp_path / "old.sqlite")
+    schema.migrate(conn, stop_before="m004_votes_from_audit")
+    # What files made before m004 held beside the audit.
+    conn.execute("CREATE TABLE votes (id BLOB PRIMARY KEY, subject TEXT, choice TEXT)")
+    schema.migrate(conn)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN SELECT aggregate_id, type, data FROM audit "
+        "WHERE aggregate_id IN ('a', 'b') ORDER BY aggregate_id, position"
+    ).fetchall()
+    conn.close()
+    assert "votes" not in tables
+    assert "idx_audit_aggregate_id_position" in tables
+    assert any("idx_audit_aggregate_id_position" in step[-1] for step in plan)
