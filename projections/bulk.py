@@ -104,6 +104,9 @@ class BulkLoad:
             schema.migrate(conn)
         finally:
             conn.close()
+        # Written without syncs; put it on disk now, while the fold still
+        # runs, rather than all at once when the rebuild ends.
+        store.fsync(self.target)
 
     def _upcast(self, conn: sqlite3.Connection, table: str) -> None:
         """Rewrites the audit rows of states that an upcaster must bring up."""
@@ -124,7 +127,7 @@ class BulkLoad:
             conn.executemany("UPDATE audit SET data = ? WHERE position = ?", updates)
 
 
-def bulk_connection(path: Path, cache_kib: int = 8192) -> store.Connection:
+def bulk_connection(path: Path, cache_kib: int = 2048) -> store.Connection:
     """A connection for loading a file nobody reads yet: no journal, no syncs.
 
     Loading appends, so a small page cache does; sorting for indexes and

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -158,6 +158,8 @@ class Batch:
         self.votes: dict[str, tuple[str, str | None]] = {}
         self.states: dict[tuple[str, str | None], tuple[str, str | None]] = {}
         """One copy of each (subject, choice), however many votes are in it."""
+        self.changing: Container[str] | None = None
+        """Only these votes can be named again; by default, any vote can."""
         self.dirty_tools: set[str] = set()
         self.dirty_reviews: set[str] = set()
         self.dirty_reviewers: set[str] = set()
@@ -544,8 +546,10 @@ class Batch:
             if kind != "Vote.Changed":
                 choice = None
         assert subject is not None
-        state = (subject, choice)
-        votes[vote_id] = self.states.setdefault(state, state)
+        changing = self.changing
+        if changing is None or vote_id in changing:
+            state = (subject, choice)
+            votes[vote_id] = self.states.setdefault(state, state)
         if not subject.startswith("tool:"):
             return self._pick(subject, previous, choice, position)
         slug = subject[5:]
@@ -720,6 +724,8 @@ class Replay(Batch):
         conn: The file being built.
         bulk: Leave the ``audit`` rows out; :mod:`projections.bulk` loads them.
         max_votes: How many votes to hold in memory at most.
+        changing: The ids of the votes that are changed or retracted at some
+            point (a superset will do); only those are held. By default, all.
     """
 
     MAX_VOTES = 1_000_000
@@ -731,8 +737,10 @@ class Replay(Batch):
         *,
         bulk: bool = False,
         max_votes: int | None = None,
+        changing: Container[str] | None = None,
     ) -> None:
         super().__init__(conn)
+        self.changing = changing
         self.audits = not bulk
         self.max_votes = self.MAX_VOTES if max_votes is None else max_votes
         self.spilled = False

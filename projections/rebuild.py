@@ -114,7 +114,8 @@ def build(
                 bulk = total >= BULK_MIN_EVENTS
             log = source.sqlite_file if bulk else None
             if log is None:
-                events = _replay(source, fold.Replay(conn), total, batch_size, advance)
+                replay = fold.Replay(conn, changing=source.changed_aggregates())
+                events = _replay(source, replay, total, batch_size, advance)
             else:
                 events = _replay_beside_bulk_load(
                     source, conn, log, total, batch_size, advance
@@ -131,7 +132,7 @@ def build(
     finally:
         source.close()
     conn.close()
-    _fsync(target)
+    store.fsync(target)
     return RebuildResult(
         events=events, position=position, seconds=time.perf_counter() - started
     )
@@ -159,7 +160,9 @@ def _replay_beside_bulk_load(
     try:
         try:
             schema.migrate(folded, stop_before=schema.AUDIT_INDEXES)
-            replay = fold.Replay(folded, bulk=True)
+            replay = fold.Replay(
+                folded, bulk=True, changing=source.changed_aggregates()
+            )
             events = _replay(source, replay, stop, batch_size, advance)
             # Index the folded tables here, while the loader may still be
             # indexing the audit: the copy below takes the indexes along.
@@ -246,7 +249,7 @@ def rebuild(
         except BaseException:
             store.discard(built)
             raise
-        _fsync(path.parent)
+        store.fsync(path.parent)
     return result
 
 
@@ -258,14 +261,6 @@ def _remove_abandoned(path: Path) -> None:
             store.discard(generation)
     for scratch in path.parent.glob(f"{path.stem}-*{path.suffix}{SCRATCH}"):
         store.discard(scratch)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

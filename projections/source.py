@@ -67,6 +67,20 @@ class LogSource:
             return None
         return self._sqlite
 
+    def changed_aggregates(self) -> frozenset[str] | None:
+        """The ids of every aggregate with more than one event, if cheap to tell.
+
+        A replay need hold only the votes among them: any other vote is never
+        named again. For the embedded store this scans the log's primary-key
+        index alone; None for any other store.
+        """
+        if self._sqlite is None:
+            return None
+        rows = self._connection().execute(
+            f"SELECT originator_id FROM {self._sqlite[1]} WHERE originator_version = 2"
+        )
+        return frozenset(aggregate_id for (aggregate_id,) in rows)
+
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]:
         """Up to ``limit`` events after position ``after`` (up to ``stop``)."""
         if self._sqlite is not None:

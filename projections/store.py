@@ -116,6 +116,15 @@ def _configure(conn: Connection, *, wal: bool) -> None:
     conn.execute("PRAGMA synchronous=NORMAL")
 
 
+def fsync(path: Path) -> None:
+    """Puts a file (or a directory's entries) on disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def new_generation(path: Path) -> Path:
     """A fresh, unused file name for the next generation beside ``path``."""
     return path.with_name(f"{path.stem}-{secrets.token_hex(6)}{path.suffix}")
