@@ -165,7 +165,9 @@ def _replay_beside_bulk_load(
             )
             events = _replay(source, replay, stop, batch_size, advance)
             # Index the folded tables here, while the loader may still be
-            # indexing the audit: the copy below takes the indexes along.
+            # indexing the audit: the copy below takes the indexes along. The
+            # loader is mostly done by now, so the sorts may take both cores.
+            folded.execute("PRAGMA threads=2")
             schema.migrate(folded)
         except BaseException:
             loader.cancel()
