@@ -114,7 +114,7 @@ def build(
                 bulk = total >= BULK_MIN_EVENTS
             log = source.sqlite_file if bulk else None
             if log is None:
-                replay = fold.Replay(conn, changing=source.changed_aggregates())
+                replay = _new_replay(conn, source)
                 events = _replay(source, replay, total, batch_size, advance)
             else:
                 events = _replay_beside_bulk_load(
@@ -160,9 +160,7 @@ def _replay_beside_bulk_load(
     try:
         try:
             schema.migrate(folded, stop_before=schema.AUDIT_INDEXES)
-            replay = fold.Replay(
-                folded, bulk=True, changing=source.changed_aggregates()
-            )
+            replay = _new_replay(folded, source, bulk=True)
             events = _replay(source, replay, stop, batch_size, advance)
             # Index the folded tables here, while the loader may still be
             # indexing the audit: the copy below takes the indexes along. The
@@ -196,6 +194,14 @@ FOLDED_TABLES = tuple(
     table for table in schema.KEYS if table not in ("tracking", "audit")
 )
 """The tables a bulk rebuild folds in Python; SQL loads the audit."""
+
+
+def _new_replay(
+    conn: store.Connection, source: LogSource, *, bulk: bool = False
+) -> fold.Replay:
+    """A replay that holds only the votes the log names again, where known."""
+    changing = source.changed_aggregates(fold.Replay.MAX_VOTES)
+    return fold.Replay(conn, bulk=bulk, changing=changing)
 
 
 def _replay(

@@ -67,18 +67,27 @@ class LogSource:
             return None
         return self._sqlite
 
-    def changed_aggregates(self) -> frozenset[str] | None:
+    def changed_aggregates(self, limit: int) -> frozenset[str] | None:
         """The ids of every aggregate with more than one event, if cheap to tell.
 
         A replay need hold only the votes among them: any other vote is never
         named again. For the embedded store this scans the log's primary-key
-        index alone; None for any other store.
+        index alone. None for any other store, and when there are more than
+        ``limit``, so that the set itself stays within a replay's memory.
         """
         if self._sqlite is None:
             return None
-        rows = self._connection().execute(
-            f"SELECT originator_id FROM {self._sqlite[1]} WHERE originator_version = 2"
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT originator_id FROM {self._sqlite[1]} "
+                "WHERE originator_version = 2 LIMIT ?",
+                (limit + 1,),
+            )
+            .fetchall()
         )
+        if len(rows) > limit:
+            return None
         return frozenset(aggregate_id for (aggregate_id,) in rows)
 
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]:

@@ -77,3 +77,22 @@ def test_an_older_file_loses_its_votes_table_and_gains_the_audit_index(
     assert "votes" not in tables
     assert "idx_audit_aggregate_id_position" in tables
     assert any("idx_audit_aggregate_id_position" in step[-1] for step in plan)
+
+
+def test_a_replay_is_told_which_aggregates_have_later_events(ledger: Ledger) -> None:
+    seed(ledger)
+    ledger.cast_vote(CTX, "ann", "alpha", "ship")
+    ledger.cast_vote(CTX, "bob", "alpha", "ship")
+    ledger.cast_vote(CTX, "ann", "alpha", "skip")
+    source = LogSource(ledger)
+    raws = source.read(0, 10_000)
+    votes = [raw for raw in raws if raw[3].endswith("Vote.Cast")]
+    changed = next(raw[1] for raw in raws if raw[3].endswith("Vote.Changed"))
+    kept = next(raw[1] for raw in votes if raw[1] != changed)
+    every = {raw[1] for raw in raws if raw[2] == 2}
+    assert source.changed_aggregates(len(every)) == every
+    assert changed in every
+    assert kept not in every
+    # Past the limit the set is not worth its memory: hold every vote.
+    assert source.changed_aggregates(len(every) - 1) is None
+    source.close()
