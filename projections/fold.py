@@ -54,16 +54,25 @@ COLUMNS = {
 """The columns of the tables written from row dicts."""
 
 Row = dict[str, Any]
-Change = tuple[Any, ...] | None
-"""A ``tool_events`` row: for an event that changed a card, position, tool,
-kind, tool version and the eight counts; for one that concerns two tools but
-no card, position and both tools; None when the event concerns no tool."""
-
 CARD_COLUMNS = (
     "position, tool, kind, tool_version, "
     "before_panel_ship, before_panel_skip, before_community_ship, "
     "before_community_skip, panel_ship, panel_skip, community_ship, community_skip"
 )
+
+# The three shapes of ``tool_events`` row, each bound whole and never padded
+# with None: binding a None costs sqlite3 an adapter lookup, several times
+# dearer than a number.
+INSERT_CARD = f"INSERT INTO tool_events ({CARD_COLUMNS}) VALUES ({','.join('?' * 12)})"
+"""An event that changed a card: position, tool, kind, version, 8 counts."""
+INSERT_VOTE = (
+    f"INSERT INTO tool_events ({CARD_COLUMNS}) "
+    "VALUES (?1, ?2, 'vote', ?3, ?4, ?5, ?6, ?7, ?4, ?5, ?8, ?9)"
+)
+"""A vote on a tool: position, tool, version, the panel counts it left as
+they were, and the community counts before and after."""
+INSERT_PAIR = "INSERT INTO tool_events (position, tool, other_tool) VALUES (?,?,?)"
+"""An event that concerns two tools and no card: position and both tools."""
 
 
 _encode_json = msgspec.json.Encoder().encode
@@ -168,9 +177,11 @@ class Batch:
         self.split_keys: set[tuple[str, str]] = set()
         self.new_pairs: set[tuple[str, str]] = set()
         self.audit: list[tuple[Any, ...]] = []
-        self.tool_events: list[tuple[Any, ...]] = []
+        self.card_rows: list[tuple[Any, ...]] = []
+        self.vote_rows: list[tuple[Any, ...]] = []
+        self.pair_rows: list[tuple[str | int, ...]] = []
         self.tool_versions: list[tuple[Any, ...]] = []
-        self.handlers: dict[str, Callable[[Event], Change]] = {
+        self.handlers: dict[str, Callable[[Event], None]] = {
             "Tool.Registered": self.tool_registered,
             "Tool.Edited": self.tool_changed,
             "Tool.Retired": self.tool_changed,
@@ -198,14 +209,12 @@ class Batch:
         """Folds ``events`` and writes every touched row."""
         self.load(events)
         handlers = self.handlers
-        tool_events = self.tool_events.append
         audit = self.audit.append
         audits = self.audits
         for event in events:
             handler = handlers.get(event.type)
-            change = None if handler is None else handler(event)
-            if change is not None:
-                tool_events(change)
+            if handler is not None:
+                handler(event)
             if audits:
                 audit(audit_row(event))
         self.write()
@@ -311,7 +320,7 @@ class Batch:
 
     # Tools.
 
-    def tool_registered(self, event: Event) -> Change:
+    def tool_registered(self, event: Event) -> None:
         data = event.data
         slug = data["slug"]
         card: Row = {
@@ -331,12 +340,13 @@ class Batch:
         self.tools[slug] = card
         self.tool_slugs[event.aggregate_id] = slug
         self._tool_version(card, event)
-        return self._changed(card, event, "tool", (0, 0, 0, 0))
+        self._changed(card, event, "tool", (0, 0, 0, 0))
 
-    def tool_changed(self, event: Event) -> Change:
+    def tool_changed(self, event: Event) -> None:
         slug = self.tool_slugs.get(event.aggregate_id)
         if slug is None:
-            return self._unknown(event, "tool")
+            self._unknown(event, "tool")
+            return
         card = self.tools[slug]
         before = _counts(card)
         if event.type == "Tool.Edited":
@@ -347,11 +357,11 @@ class Batch:
             card["retired"] = int(event.type == "Tool.Retired")
         card["version"] = event.version
         self._tool_version(card, event)
-        return self._changed(card, event, "tool", before)
+        self._changed(card, event, "tool", before)
 
     @staticmethod
-    def _unknown(event: Event, what: str) -> Change:
-        return _unknown(event.position, what)
+    def _unknown(event: Event, what: str) -> None:
+        _unknown(event.position, what)
 
     def _tool_version(self, card: Row, event: Event) -> None:
         self.tool_versions.append(
@@ -367,27 +377,29 @@ class Batch:
 
     def _changed(
         self, card: Row, event: Event, kind: str, before: tuple[int, int, int, int]
-    ) -> Change:
-        """Marks ``card`` changed by ``event``; returns the audit row's card part."""
+    ) -> None:
+        """Marks ``card`` changed by ``event``, with its row of the history."""
         card["position"] = event.position
         card["updated_at"] = event.at
         slug = card["slug"]
         self.dirty_tools.add(slug)
-        return (
-            event.position,
-            slug,
-            kind,
-            card["version"],
-            *before,
-            card["panel_ship"],
-            card["panel_skip"],
-            card["community_ship"],
-            card["community_skip"],
+        self.card_rows.append(
+            (
+                event.position,
+                slug,
+                kind,
+                card["version"],
+                *before,
+                card["panel_ship"],
+                card["panel_skip"],
+                card["community_ship"],
+                card["community_skip"],
+            )
         )
 
     # Reviewers.
 
-    def reviewer_enrolled(self, event: Event) -> Change:
+    def reviewer_enrolled(self, event: Event) -> None:
         data = event.data
         self.reviewers[event.aggregate_id] = {
             "handle": data["handle"],
@@ -401,12 +413,12 @@ class Batch:
             "updated_at": event.at,
         }
         self.dirty_reviewers.add(event.aggregate_id)
-        return None
 
-    def reviewer_changed(self, event: Event) -> Change:
+    def reviewer_changed(self, event: Event) -> None:
         reviewer = self.reviewers.get(event.aggregate_id)
         if reviewer is None:
-            return self._unknown(event, "reviewer")
+            self._unknown(event, "reviewer")
+            return
         if event.type == "Reviewer.Retired":
             reviewer["retired"] = 1
         else:
@@ -417,11 +429,10 @@ class Batch:
         reviewer["position"] = event.position
         reviewer["updated_at"] = event.at
         self.dirty_reviewers.add(event.aggregate_id)
-        return None
 
     # Reviews.
 
-    def review_submitted(self, event: Event) -> Change:
+    def review_submitted(self, event: Event) -> None:
         data = event.data
         review: Row = {
             "id": event.aggregate_id,
@@ -438,12 +449,13 @@ class Batch:
             "position": event.position,
         }
         self.reviews[event.aggregate_id] = review
-        return self._review_counted(review, None, event)
+        self._review_counted(review, None, event)
 
-    def review_changed(self, event: Event) -> Change:
+    def review_changed(self, event: Event) -> None:
         review = self.reviews.get(event.aggregate_id)
         if review is None:
-            return self._unknown(event, "review")
+            self._unknown(event, "review")
+            return
         counted = None if review["withdrawn"] else review["verdict"]
         if event.type == "Review.Withdrawn":
             review["withdrawn"] = 1
@@ -455,25 +467,26 @@ class Batch:
             review["revised_at"] = event.at
         review["version"] = event.version
         review["position"] = event.position
-        return self._review_counted(review, counted, event)
+        self._review_counted(review, counted, event)
 
-    def _review_counted(self, review: Row, counted: str | None, event: Event) -> Change:
+    def _review_counted(self, review: Row, counted: str | None, event: Event) -> None:
         """Moves the review's weight on its tool's panel figures."""
         self.dirty_reviews.add(review["id"])
         self.split_keys.add((review["tool"], review["reviewer"]))
         card = self.tools.get(review["tool"])
         if card is None:
-            return self._unknown(event, "tool")
+            self._unknown(event, "tool")
+            return
         before = _counts(card)
         if counted is not None:
             card["panel_" + counted] -= 1
         if not review["withdrawn"]:
             card["panel_" + review["verdict"]] += 1
-        return self._changed(card, event, "review", before)
+        self._changed(card, event, "review", before)
 
     # Comparisons.
 
-    def comparison_published(self, event: Event) -> Change:
+    def comparison_published(self, event: Event) -> None:
         data = event.data
         lo, hi = pair(data["a"], data["b"])
         self.comparisons[event.aggregate_id] = {
@@ -493,12 +506,13 @@ class Batch:
         self.head_to_head[lo, hi] = [0, 0, 0]
         self.dirty_head_to_head.add((lo, hi))
         self.new_pairs.add((lo, hi))
-        return _concerns(event.position, lo, hi)
+        self._concerns(event.position, lo, hi)
 
-    def comparison_changed(self, event: Event) -> Change:
+    def comparison_changed(self, event: Event) -> None:
         comparison = self.comparisons.get(event.aggregate_id)
         if comparison is None:
-            return self._unknown(event, "comparison")
+            self._unknown(event, "comparison")
+            return
         if event.type == "Comparison.Retired":
             comparison["retired"] = 1
         else:
@@ -507,11 +521,11 @@ class Batch:
         comparison["position"] = event.position
         comparison["updated_at"] = event.at
         self.dirty_comparisons.add(event.aggregate_id)
-        return _concerns(event.position, comparison["lo"], comparison["hi"])
+        self._concerns(event.position, comparison["lo"], comparison["hi"])
 
     # Votes.
 
-    def vote(self, event: Event) -> Change:
+    def vote(self, event: Event) -> None:
         data = event.data
         return self.fold_vote(
             event.position,
@@ -530,7 +544,7 @@ class Batch:
         kind: str,
         subject: str | None,
         choice: str | None,
-    ) -> Change:
+    ) -> None:
         """Folds a vote cast, changed or retracted: most of any log, so kept lean.
 
         Takes the few values it needs rather than an :class:`Event`, so that a
@@ -541,7 +555,8 @@ class Batch:
         if kind != "Vote.Cast":
             vote = votes.get(vote_id)
             if vote is None:
-                return _unknown(position, "vote")
+                _unknown(position, "vote")
+                return
             subject, previous = vote
             if kind != "Vote.Changed":
                 choice = None
@@ -551,44 +566,49 @@ class Batch:
             state = (subject, choice)
             votes[vote_id] = self.states.setdefault(state, state)
         if not subject.startswith("tool:"):
-            return self._pick(subject, previous, choice, position)
+            self._pick(subject, previous, choice, position)
+            return
         slug = subject[5:]
         card = self.tools.get(slug)
         if card is None:
-            return _unknown(position, "tool")
+            _unknown(position, "tool")
+            return
         ship, skip = card["community_ship"], card["community_skip"]
         now_ship = ship - (previous == "ship") + (choice == "ship")
         now_skip = skip - (previous == "skip") + (choice == "skip")
         card["community_ship"], card["community_skip"] = now_ship, now_skip
         card["position"], card["updated_at"] = position, at
         self.dirty_tools.add(slug)
-        panel_ship, panel_skip = card["panel_ship"], card["panel_skip"]
-        return (
-            position,
-            slug,
-            "vote",
-            card["version"],
-            panel_ship,
-            panel_skip,
-            ship,
-            skip,
-            panel_ship,
-            panel_skip,
-            now_ship,
-            now_skip,
+        self.vote_rows.append(
+            (
+                position,
+                slug,
+                card["version"],
+                card["panel_ship"],
+                card["panel_skip"],
+                ship,
+                skip,
+                now_ship,
+                now_skip,
+            )
         )
+
+    def _concerns(self, position: int, lo: str, hi: str) -> None:
+        """Records an event that concerns two tools but no card."""
+        self.pair_rows.append((position, lo, hi))
 
     def _pick(
         self, subject: str, previous: str | None, choice: str | None, position: int
-    ) -> Change:
+    ) -> None:
         """Moves a head-to-head pick."""
         kind, _, key = subject.partition(":")
         if kind != "comparison":
-            return None
+            return
         lo, _, hi = key.partition("/")
         tally = self.head_to_head.get((lo, hi))
         if tally is None:
-            return _unknown(position, "comparison")
+            _unknown(position, "comparison")
+            return
         for picked, step in ((previous, -1), (choice, 1)):
             if picked == lo:
                 tally[0] += step
@@ -596,7 +616,7 @@ class Batch:
                 tally[1] += step
         tally[2] = tally[0] + tally[1]
         self.dirty_head_to_head.add((lo, hi))
-        return _concerns(position, lo, hi)
+        self._concerns(position, lo, hi)
 
     # Writing back.
 
@@ -611,16 +631,19 @@ class Batch:
         """Appends the batch's rows of ``audit``, ``tool_events`` and versions."""
         many = self.conn.executemany
         many(f"INSERT INTO audit VALUES ({_marks(9)})", self.audit)
-        # Two shapes of row, each bound whole: binding a None costs sqlite3 an
-        # adapter lookup, several times dearer than a number.
-        cards = [row for row in self.tool_events if len(row) > 3]
-        pairs = [row for row in self.tool_events if len(row) == 3]
-        many(f"INSERT INTO tool_events ({CARD_COLUMNS}) VALUES ({_marks(12)})", cards)
-        many(
-            "INSERT INTO tool_events (position, tool, other_tool) VALUES (?,?,?)",
-            pairs,
-        )
+        many(INSERT_CARD, self.card_rows)
+        many(INSERT_VOTE, self.vote_rows)
+        many(INSERT_PAIR, self.pair_rows)
         many(f"INSERT INTO tool_versions VALUES ({_marks(12)})", self.tool_versions)
+
+    def _history_rows(self) -> tuple[list[Any], ...]:
+        return (
+            self.audit,
+            self.card_rows,
+            self.vote_rows,
+            self.pair_rows,
+            self.tool_versions,
+        )
 
     def write_state(self) -> None:
         """Replaces the current rows the batch changed: cards, reviews…"""
@@ -639,7 +662,7 @@ class Batch:
 
     def written(self) -> None:
         """Forgets what was written, keeping the rows for the next batch."""
-        for rows in (self.audit, self.tool_events, self.tool_versions):
+        for rows in self._history_rows():
             rows.clear()
         for dirty in (
             self.dirty_tools,
@@ -770,16 +793,16 @@ class Replay(Batch):
             )
         handlers = self.handlers
         fold_vote = self.fold_vote
-        tool_events = self.tool_events.append
         for raw in raws:
             kind = plain_vote(raw[3])
             if kind is None:
                 event = decode(raw)
                 handler = handlers.get(event.type)
-                change = None if handler is None else handler(event)
+                if handler is not None:
+                    handler(event)
             else:
                 vote = decode_vote(raw[4])
-                change = fold_vote(
+                fold_vote(
                     raw[0],
                     iso_text(vote.timestamp),
                     raw[1],
@@ -787,8 +810,6 @@ class Replay(Batch):
                     vote.subject,
                     vote.choice,
                 )
-            if change is not None:
-                tool_events(change)
         self.write()
 
     def load_votes(self, vote_ids: Iterable[str]) -> None:
@@ -805,7 +826,7 @@ class Replay(Batch):
     def write(self) -> None:
         """Appends the batch's history; the current rows wait for :meth:`finish`."""
         self.write_history()
-        for rows in (self.audit, self.tool_events, self.tool_versions):
+        for rows in self._history_rows():
             rows.clear()
         if len(self.votes) > self.max_votes:
             self._spill_votes()
@@ -849,9 +870,8 @@ class Replay(Batch):
         votes.clear()
 
 
-def _unknown(position: int, what: str) -> Change:
+def _unknown(position: int, what: str) -> None:
     log.warning("event %s names an unknown %s", position, what)
-    return None
 
 
 def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -> None:
@@ -861,11 +881,6 @@ def _subject_needs(subject: str, slugs: set[str], pairs: set[tuple[str, str]]) -
     elif kind == "comparison":
         lo, _, hi = key.partition("/")
         pairs.add((lo, hi))
-
-
-def _concerns(position: int, lo: str, hi: str) -> Change:
-    """The ``tool_events`` row of an event that concerns two tools, no card."""
-    return (position, lo, hi)
 
 
 def audit_row(event: Event) -> tuple[Any, ...]:
