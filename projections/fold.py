@@ -345,7 +345,7 @@ class Batch:
     def tool_changed(self, event: Event) -> None:
         slug = self.tool_slugs.get(event.aggregate_id)
         if slug is None:
-            self._unknown(event, "tool")
+            _unknown(event.position, "tool")
             return
         card = self.tools[slug]
         before = _counts(card)
@@ -358,10 +358,6 @@ class Batch:
         card["version"] = event.version
         self._tool_version(card, event)
         self._changed(card, event, "tool", before)
-
-    @staticmethod
-    def _unknown(event: Event, what: str) -> None:
-        _unknown(event.position, what)
 
     def _tool_version(self, card: Row, event: Event) -> None:
         self.tool_versions.append(
@@ -417,7 +413,7 @@ class Batch:
     def reviewer_changed(self, event: Event) -> None:
         reviewer = self.reviewers.get(event.aggregate_id)
         if reviewer is None:
-            self._unknown(event, "reviewer")
+            _unknown(event.position, "reviewer")
             return
         if event.type == "Reviewer.Retired":
             reviewer["retired"] = 1
@@ -454,7 +450,7 @@ class Batch:
     def review_changed(self, event: Event) -> None:
         review = self.reviews.get(event.aggregate_id)
         if review is None:
-            self._unknown(event, "review")
+            _unknown(event.position, "review")
             return
         counted = None if review["withdrawn"] else review["verdict"]
         if event.type == "Review.Withdrawn":
@@ -475,7 +471,7 @@ class Batch:
         self.split_keys.add((review["tool"], review["reviewer"]))
         card = self.tools.get(review["tool"])
         if card is None:
-            self._unknown(event, "tool")
+            _unknown(event.position, "tool")
             return
         before = _counts(card)
         if counted is not None:
@@ -511,7 +507,7 @@ class Batch:
     def comparison_changed(self, event: Event) -> None:
         comparison = self.comparisons.get(event.aggregate_id)
         if comparison is None:
-            self._unknown(event, "comparison")
+            _unknown(event.position, "comparison")
             return
         if event.type == "Comparison.Retired":
             comparison["retired"] = 1
@@ -527,7 +523,7 @@ class Batch:
 
     def vote(self, event: Event) -> None:
         data = event.data
-        return self.fold_vote(
+        self.fold_vote(
             event.position,
             event.at,
             event.aggregate_id,
@@ -739,9 +735,10 @@ class Replay(Batch):
     rows a batch touched need not be read back by the next one, and the
     current rows (cards, reviews, tallies…), which every batch would rewrite,
     are written once by :meth:`finish`, the reviewer splits derived from the
-    final reviews in one statement. Every vote met is held, so that
-    later events are folded against it without a lookup; past ``max_votes``
-    they are spilled to a temporary table, so memory stays bounded.
+    final reviews in one statement. The votes that later events may name are
+    held, so that those events are folded without a lookup; past
+    ``max_votes`` they are spilled to a temporary table, so memory stays
+    bounded.
 
     Args:
         conn: The file being built.
