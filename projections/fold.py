@@ -676,7 +676,7 @@ class Batch:
         self.conn.executemany(
             f"INSERT OR REPLACE INTO {table} ({','.join(columns)}) "
             f"VALUES ({_marks(len(columns))})",
-            [tuple(rows[key][name] for name in columns) for key in dirty],
+            [tuple(rows[key][name] for name in columns) for key in sorted(dirty)],
         )
 
     def write_splits(self) -> None:

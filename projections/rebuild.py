@@ -223,9 +223,14 @@ def _replay(
             after = fold.project(conn, after, batch, replay)
             events += len(batch)
             advance(len(batch), after)
+        # The current rows are written, and the splits derived from them, in
+        # no order of theirs: a cache that holds them all spares rereads.
+        (loading_cache,) = conn.execute("PRAGMA cache_size").fetchone()
+        conn.execute("PRAGMA cache_size=-32768")
         conn.execute("BEGIN")
         replay.finish()
         conn.execute("COMMIT")
+        conn.execute(f"PRAGMA cache_size={int(loading_cache)}")
     finally:
         if collecting:
             gc.enable()
