@@ -149,8 +149,8 @@ def _replay_beside_bulk_load(
     """Folds into a scratch file while SQL loads the audit into ``conn``.
 
     The two run at once (see :mod:`projections.bulk`); the folded tables are
-    then copied over, which SQLite does b-tree page by b-tree page for tables
-    of identical shape.
+    then copied over with their indexes, which SQLite does entry by entry in
+    key order, without sorting again, for tables and indexes of one shape.
     """
     target = Path(conn.real_path)
     scratch = target.with_name(f"{target.name}{SCRATCH}")
