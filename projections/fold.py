@@ -160,6 +160,8 @@ class Batch:
         self.conn = conn
         self.tools: dict[str, Row] = {}
         self.tool_slugs: dict[str, str] = {}
+        self.subject_cards: dict[str, Row] = {}
+        """The card a vote subject (``tool:slug``) counts on, once looked up."""
         self.reviews: dict[str, Row] = {}
         self.reviewers: dict[str, Row] = {}
         self.comparisons: dict[str, Row] = {}
@@ -544,7 +546,8 @@ class Batch:
         """Folds a vote cast, changed or retracted: most of any log, so kept lean.
 
         Takes the few values it needs rather than an :class:`Event`, so that a
-        replay can decode votes into them directly.
+        replay can decode votes into them directly; ``at`` may be the time as
+        stored, since the card makes it ISO text only when it is written.
         """
         votes = self.votes
         previous: str | None = None
@@ -561,14 +564,17 @@ class Batch:
         if changing is None or vote_id in changing:
             state = (subject, choice)
             votes[vote_id] = self.states.setdefault(state, state)
-        if not subject.startswith("tool:"):
-            self._pick(subject, previous, choice, position)
-            return
-        slug = subject[5:]
-        card = self.tools.get(slug)
+        card = self.subject_cards.get(subject)
         if card is None:
-            _unknown(position, "tool")
-            return
+            if not subject.startswith("tool:"):
+                self._pick(subject, previous, choice, position)
+                return
+            card = self.tools.get(subject[5:])
+            if card is None:
+                _unknown(position, "tool")
+                return
+            self.subject_cards[subject] = card
+        slug = card["slug"]
         ship, skip = card["community_ship"], card["community_skip"]
         now_ship = ship - (previous == "ship") + (choice == "ship")
         now_skip = skip - (previous == "skip") + (choice == "skip")
@@ -801,7 +807,7 @@ class Replay(Batch):
                 vote = decode_vote(raw[4])
                 fold_vote(
                     raw[0],
-                    iso_text(vote.timestamp),
+                    vote.timestamp,  # made ISO text when the card is written
                     raw[1],
                     kind,
                     vote.subject,
@@ -912,7 +918,7 @@ def _tool_row(card: Row) -> tuple[Any, ...]:
         *_figures(card["community_ship"], card["community_skip"]),
         card["version"],
         card["position"],
-        card["updated_at"],
+        iso_text(card["updated_at"]),
         card["retired"],
         card["registered_position"],
     )
