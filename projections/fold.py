@@ -120,7 +120,9 @@ def project(
         if tracked < after:
             msg = f"read model at {tracked}, batch starts after {after}"
             raise GapError(msg)
-        fresh = [raw for raw in raws if raw[0] > tracked]
+        fresh = raws
+        if raws and raws[0][0] <= tracked:  # a replayed or overlapping batch
+            fresh = [raw for raw in raws if raw[0] > tracked]
         if fresh:
             (batch or Batch(conn)).apply_raws(fresh)
             tracked = fresh[-1][0]
