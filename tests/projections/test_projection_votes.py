@@ -27,11 +27,13 @@ def _community(path: Path, slug: str) -> tuple[int, int]:
 def _project_new_events(ledger: Ledger, path: Path) -> None:
     """Projects what is new with a fresh connection, as a restarted node would."""
     conn = store.connect(path)
+    source = LogSource(ledger)
     try:
         schema.migrate(conn)
         after = schema.tracked_position(conn)
-        project(conn, after, LogSource(ledger).read(after, 10_000))
+        project(conn, after, source.read(after, 10_000))
     finally:
+        source.close()
         conn.close()
 
 
