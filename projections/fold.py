@@ -777,9 +777,7 @@ class Replay(Batch):
         # Everything the replay met is held, but for the votes spilled.
         if self.spilled:
             self.load_votes(
-                event.aggregate_id
-                for event in events
-                if event.type in ("Vote.Changed", "Vote.Retracted")
+                event.aggregate_id for event in events if event.type in _VOTE_CHANGES
             )
 
     def apply_raws(self, raws: Sequence[Raw]) -> None:
@@ -793,9 +791,7 @@ class Replay(Batch):
             super().apply_raws(raws)
             return
         if self.spilled:
-            self.load_votes(
-                raw[1] for raw in raws if plain_vote(raw[3]) not in (None, "Vote.Cast")
-            )
+            self.load_votes(raw[1] for raw in raws if raw[3].endswith(_VOTE_CHANGES))
         handlers = self.handlers
         fold_vote = self.fold_vote
         for raw in raws:
@@ -873,6 +869,10 @@ class Replay(Batch):
             [(key, *votes[key]) for key in sorted(votes)],
         )
         votes.clear()
+
+
+_VOTE_CHANGES = ("Vote.Changed", "Vote.Retracted")
+"""The events that name only their vote; a topic ends with one of these."""
 
 
 def _unknown(position: int, what: str) -> None:
