@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from ledger.domainmodel import pair
+from ledger.domainmodel import comparison_subject, pair, tool_subject
 from ledger.rules import TOOL_FIELDS
 from projections import schema
 from projections.events import Event, decode, decode_vote, iso_text, plain_vote
@@ -54,6 +54,8 @@ COLUMNS = {
 """The columns of the tables written from row dicts."""
 
 Row = dict[str, Any]
+Tally = tuple[str, str, list[int]]
+"""A head-to-head tally: the pair and its picks ``[lo, hi, total]``."""
 CARD_COLUMNS = (
     "position, tool, kind, tool_version, "
     "before_panel_ship, before_panel_skip, before_community_ship, "
@@ -162,8 +164,8 @@ class Batch:
         self.conn = conn
         self.tools: dict[str, Row] = {}
         self.tool_slugs: dict[str, str] = {}
-        self.subject_cards: dict[str, Row] = {}
-        """The card a vote subject (``tool:slug``) counts on, once looked up."""
+        self.subjects: dict[str, Row | Tally] = {}
+        """What a vote subject counts on, once looked up: a card or a tally."""
         self.reviews: dict[str, Row] = {}
         self.reviewers: dict[str, Row] = {}
         self.comparisons: dict[str, Row] = {}
@@ -342,6 +344,7 @@ class Batch:
             "registered_position": event.position,
         }
         self.tools[slug] = card
+        self.subjects.pop(tool_subject(slug), None)
         self.tool_slugs[event.aggregate_id] = slug
         self._tool_version(card, event)
         self._changed(card, event, "tool", (0, 0, 0, 0))
@@ -504,6 +507,7 @@ class Batch:
         }
         self.dirty_comparisons.add(event.aggregate_id)
         self.head_to_head[lo, hi] = [0, 0, 0]
+        self.subjects.pop(comparison_subject(lo, hi), None)
         self.dirty_head_to_head.add((lo, hi))
         self.new_pairs.add((lo, hi))
         self._concerns(event.position, lo, hi)
@@ -551,31 +555,30 @@ class Batch:
         replay can decode votes into them directly; ``at`` may be the time as
         stored, since the card makes it ISO text only when it is written.
         """
-        votes = self.votes
         previous: str | None = None
-        if kind != "Vote.Cast":
-            vote = votes.get(vote_id)
+        if kind == "Vote.Cast":
+            assert subject is not None
+            changing = self.changing
+            if changing is None or vote_id in changing:
+                state = (subject, choice)
+                self.votes[vote_id] = self.states.setdefault(state, state)
+        else:
+            vote = self.votes.get(vote_id)
             if vote is None:
                 _unknown(position, "vote")
                 return
             subject, previous = vote
             if kind != "Vote.Changed":
                 choice = None
-        assert subject is not None
-        changing = self.changing
-        if changing is None or vote_id in changing:
             state = (subject, choice)
-            votes[vote_id] = self.states.setdefault(state, state)
-        card = self.subject_cards.get(subject)
-        if card is None:
-            if not subject.startswith("tool:"):
-                self._pick(subject, previous, choice, position)
-                return
-            card = self.tools.get(subject[5:])
-            if card is None:
-                _unknown(position, "tool")
-                return
-            self.subject_cards[subject] = card
+            self.votes[vote_id] = self.states.setdefault(state, state)
+        target = self.subjects.get(subject) or self._subject(subject, position)
+        if target is None:
+            return
+        if isinstance(target, tuple):
+            self._pick(target, previous, choice, position)
+            return
+        card = target
         slug = card["slug"]
         ship, skip = card["community_ship"], card["community_skip"]
         now_ship = ship - (previous == "ship") + (choice == "ship")
@@ -597,30 +600,51 @@ class Batch:
             )
         )
 
+    def _subject(self, subject: str, position: int) -> Row | Tally | None:
+        """Finds what a vote's subject counts on, and keeps it for the next vote.
+
+        A ``tool:`` subject counts on the tool's card, a ``comparison:`` one
+        on the pair's head-to-head tally; any other subject on nothing.
+        """
+        kind, _, key = subject.partition(":")
+        if kind == "tool":
+            card = self.tools.get(key)
+            if card is None:
+                _unknown(position, "tool")
+                return None
+            self.subjects[subject] = card
+            return card
+        if kind != "comparison":
+            return None
+        lo, _, hi = key.partition("/")
+        picks = self.head_to_head.get((lo, hi))
+        if picks is None:
+            _unknown(position, "comparison")
+            return None
+        tally = (lo, hi, picks)
+        self.subjects[subject] = tally
+        return tally
+
     def _concerns(self, position: int, lo: str, hi: str) -> None:
         """Records an event that concerns two tools but no card."""
         self.pair_rows.append((position, lo, hi))
 
     def _pick(
-        self, subject: str, previous: str | None, choice: str | None, position: int
+        self, tally: Tally, previous: str | None, choice: str | None, position: int
     ) -> None:
-        """Moves a head-to-head pick."""
-        kind, _, key = subject.partition(":")
-        if kind != "comparison":
-            return
-        lo, _, hi = key.partition("/")
-        tally = self.head_to_head.get((lo, hi))
-        if tally is None:
-            _unknown(position, "comparison")
-            return
-        for picked, step in ((previous, -1), (choice, 1)):
-            if picked == lo:
-                tally[0] += step
-            elif picked == hi:
-                tally[1] += step
-        tally[2] = tally[0] + tally[1]
+        """Moves a head-to-head pick from ``previous`` to ``choice``."""
+        lo, hi, picks = tally
+        if previous == lo:
+            picks[0] -= 1
+        elif previous == hi:
+            picks[1] -= 1
+        if choice == lo:
+            picks[0] += 1
+        elif choice == hi:
+            picks[1] += 1
+        picks[2] = picks[0] + picks[1]
         self.dirty_head_to_head.add((lo, hi))
-        self._concerns(position, lo, hi)
+        self.pair_rows.append((position, lo, hi))
 
     # Writing back.
 
