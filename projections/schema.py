@@ -217,8 +217,15 @@ def m004_votes_from_audit(db: Database) -> None:
     replaces a table of every vote's state, which a rebuild had to derive
     from the whole log a second time.
     """
-    db["audit"].create_index(("aggregate_id", "position"))  # type: ignore[union-attr]
+    create_audit_aggregate_index(db)
     db.execute("DROP TABLE IF EXISTS votes")
+
+
+def create_audit_aggregate_index(db: Database) -> None:
+    """The audit by aggregate, which m004 adds; a rebuild's loader builds it early."""
+    db["audit"].create_index(  # type: ignore[union-attr]
+        ("aggregate_id", "position"), if_not_exists=True
+    )
 
 
 def migrate(conn: sqlite3.Connection, *, stop_before: str | None = None) -> None:
