@@ -76,11 +76,19 @@ def _event_type(topic: str) -> tuple[str, type[Any] | None]:
     return topic.rpartition(":")[2], cls if needs_upcast else None
 
 
-@lru_cache(maxsize=512)
-def plain_vote(topic: str) -> str | None:
-    """The vote event type of ``topic``, if its states need no upcasting."""
-    name, cls = _event_type(topic)
-    return name if name in VOTE_TYPES and cls is None else None
+class _PlainVotes(dict[str, str | None]):
+    """Topic to vote event type, or None: a dict subscript, the cheapest lookup."""
+
+    def __missing__(self, topic: str) -> str | None:
+        name, cls = _event_type(topic)
+        kind = name if name in VOTE_TYPES and cls is None else None
+        self[topic] = kind
+        return kind
+
+
+plain_votes = _PlainVotes()
+"""The vote event type of a topic (``plain_votes[topic]``), if its states need
+no upcasting; None for any other topic."""
 
 
 def decode(raw: Raw) -> Event:

@@ -27,7 +27,7 @@ import msgspec
 from ledger.domainmodel import comparison_subject, pair, tool_subject
 from ledger.rules import TOOL_FIELDS
 from projections import schema
-from projections.events import Event, decode, decode_vote, iso_text, plain_vote
+from projections.events import Event, decode, decode_vote, iso_text, plain_votes
 from projections.source import Raw
 from projections.stats import figure_columns
 
@@ -819,7 +819,7 @@ class Replay(Batch):
         handlers = self.handlers
         fold_vote = self.fold_vote
         for raw in raws:
-            kind = plain_vote(raw[3])
+            kind = plain_votes[raw[3]]
             if kind is None:
                 event = decode(raw)
                 handler = handlers.get(event.type)
