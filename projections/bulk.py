@@ -19,7 +19,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 from eventsourcing.utils import get_topic
-from sqlite_utils import Database
 
 from ledger.log import ENVELOPE, EVENT_CLASSES
 from projections import schema, store
@@ -100,10 +99,9 @@ class BulkLoad:
             self._upcast(conn, table)
             conn.execute("COMMIT")
             conn.execute("DETACH log")
-            # The audit's indexes only, m004's too, out of turn; the folded
-            # tables get theirs once they are copied in.
+            # The audit's indexes only: the folded tables get theirs once
+            # they are copied in.
             schema.migrate(conn, stop_before=schema.TOOL_EVENT_INDEXES)
-            schema.create_audit_aggregate_index(Database(conn))
         finally:
             conn.close()
         # Written without syncs; put it on disk now, while the fold still

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +28,7 @@ from ledger.domainmodel import comparison_subject, pair, tool_subject
 from ledger.rules import TOOL_FIELDS
 from projections import schema
 from projections.events import Event, decode, decode_vote, iso_text, plain_votes
-from projections.source import Raw
+from projections.source import LogSource, Raw
 from projections.stats import figure_columns
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ def project(
     after: int,
     raws: Sequence[Raw],
     batch: Batch | None = None,
+    *,
+    source: LogSource | None = None,
 ) -> int:
     """Applies ``raws`` (read after position ``after``) exactly once.
 
@@ -109,6 +111,8 @@ def project(
         raws: Consecutive events of the log, oldest first.
         batch: A fold that keeps its rows across transactions (a rebuild's
             :class:`Replay`); by default each call folds afresh from the file.
+        source: The log ``raws`` were read from, where a fresh fold finds the
+            earlier events of the votes the batch changes.
 
     Returns:
         The position the file reflects after this transaction.
@@ -126,7 +130,7 @@ def project(
         if raws and raws[0][0] <= tracked:  # a replayed or overlapping batch
             fresh = [raw for raw in raws if raw[0] > tracked]
         if fresh:
-            (batch or Batch(conn)).apply_raws(fresh)
+            (batch or Batch(conn, source)).apply_raws(fresh)
             tracked = fresh[-1][0]
             conn.execute(
                 "UPDATE tracking SET position = ? WHERE name = ?",
@@ -160,8 +164,12 @@ class Batch:
     audits = True
     """Whether the fold writes the ``audit`` rows (a bulk rebuild loads them)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, source: LogSource | None = None
+    ) -> None:
         self.conn = conn
+        self.source = source
+        """The log, for what the file does not hold: the votes named again."""
         self.tools: dict[str, Row] = {}
         self.tool_slugs: dict[str, str] = {}
         self.subjects: dict[str, Row | Tally] = {}
@@ -235,14 +243,15 @@ class Batch:
         reviewer_ids: set[str] = set()
         comparison_ids: set[str] = set()
         pairs: set[tuple[str, str]] = set()
-        vote_ids: set[str] = set()
+        vote_ids: dict[str, int] = {}
+        """Each vote named again, with its version where the batch first does."""
         subjects: set[str] = set()
         for event in events:
             kind = event.type
             if kind == "Vote.Cast":
                 subjects.add(event.data["subject"])
             elif kind.startswith("Vote."):
-                vote_ids.add(event.aggregate_id)
+                vote_ids.setdefault(event.aggregate_id, event.version)
             elif kind == "Review.Submitted":
                 slugs.add(event.data["tool"])
             elif kind.startswith("Review."):
@@ -285,29 +294,33 @@ class Batch:
             ):
                 self.head_to_head[lo, hi] = [lo_picks, hi_picks, total]
 
-    def load_votes(self, vote_ids: Iterable[str]) -> None:
-        """Folds the audit rows of the votes of ``vote_ids`` not held already.
+    def load_votes(self, vote_ids: Mapping[str, int]) -> None:
+        """Folds the earlier events of the votes named again but not held.
 
         A vote's subject is in its Vote.Cast and its choice in its latest
-        event, and the audit holds every event the file reflects.
+        event; the log has both, under the vote's id, before the version the
+        batch first names (``vote_ids`` maps each vote to that version).
         """
         votes = self.votes
+        wanted = {key: version for key, version in vote_ids.items() if key not in votes}
+        if not wanted:
+            return
+        if self.source is None:
+            msg = "folding a vote's change needs the log the vote was cast in"
+            raise ValueError(msg)
         states = self.states
-        for vote_id, kind, data in self._select(
-            "SELECT aggregate_id, type, data FROM audit WHERE aggregate_id IN ({}) "
-            "ORDER BY aggregate_id, position",
-            {vote_id for vote_id in vote_ids if vote_id not in votes},
-        ):
-            values = _decode_json(data)
-            if kind == "Vote.Cast":
-                subject = values["subject"]
+        for raw in self.source.earlier_events(wanted):
+            event = decode(raw)
+            vote_id = event.aggregate_id
+            if event.type == "Vote.Cast":
+                subject = event.data["subject"]
             elif vote_id in votes:
                 subject = votes[vote_id][0]
             else:
                 continue  # no Vote.Cast: folding it will warn
             state = (
                 subject,
-                values.get("choice") if kind != "Vote.Retracted" else None,
+                event.data.get("choice") if event.type != "Vote.Retracted" else None,
             )
             votes[vote_id] = states.setdefault(state, state)
 
@@ -800,7 +813,7 @@ class Replay(Batch):
     def load(self, events: Sequence[Event]) -> None:
         # Everything the replay met is held, but for the votes spilled.
         if self.spilled:
-            self.load_votes(
+            self.load_spilled(
                 event.aggregate_id for event in events if event.type in _VOTE_CHANGES
             )
 
@@ -815,7 +828,7 @@ class Replay(Batch):
             super().apply_raws(raws)
             return
         if self.spilled:
-            self.load_votes(raw[1] for raw in raws if raw[3].endswith(_VOTE_CHANGES))
+            self.load_spilled(raw[1] for raw in raws if raw[3].endswith(_VOTE_CHANGES))
         handlers = self.handlers
         fold_vote = self.fold_vote
         for raw in raws:
@@ -837,7 +850,7 @@ class Replay(Batch):
                 )
         self.write()
 
-    def load_votes(self, vote_ids: Iterable[str]) -> None:
+    def load_spilled(self, vote_ids: Iterable[str]) -> None:
         """Reads back the spilled votes of ``vote_ids`` that are not held."""
         votes = self.votes
         states = self.states

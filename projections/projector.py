@@ -107,7 +107,7 @@ class Projector:
                 if not raws:
                     return after
                 try:
-                    position = fold.project(conn, after, raws)
+                    position = fold.project(conn, after, raws, source=self.source)
                 except fold.GapError:
                     continue  # swapped for a file that reflects less: re-read
                 self._advanced(position)

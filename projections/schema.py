@@ -210,22 +210,24 @@ def m003_tool_event_indexes(db: Database) -> None:
 
 @migrations()
 def m004_votes_from_audit(db: Database) -> None:
-    """Folds Vote.Changed and Vote.Retracted against the vote's own audit rows.
+    """Drops the table of every vote's state, which a rebuild derived twice.
 
-    Those events name only the vote; its subject and last choice are in its
-    earlier events, which the audit holds already. Looking them up there
-    replaces a table of every vote's state, which a rebuild had to derive
-    from the whole log a second time.
+    Vote.Changed and Vote.Retracted name only the vote; its subject and last
+    choice are in its earlier events. This migration first had them looked
+    up in the audit by aggregate, an index that m005 drops again.
     """
-    create_audit_aggregate_index(db)
     db.execute("DROP TABLE IF EXISTS votes")
 
 
-def create_audit_aggregate_index(db: Database) -> None:
-    """The audit by aggregate, which m004 adds; a rebuild's loader builds it early."""
-    db["audit"].create_index(  # type: ignore[union-attr]
-        ("aggregate_id", "position"), if_not_exists=True
-    )
+@migrations()
+def m005_votes_from_the_log(db: Database) -> None:
+    """Drops the audit index by aggregate that m004 once built.
+
+    The fold reads a vote's earlier events from the log instead, under the
+    log's own primary key, so the read model need not index a million
+    aggregate ids for the few votes changed in a batch.
+    """
+    db.execute("DROP INDEX IF EXISTS idx_audit_aggregate_id_position")
 
 
 def migrate(conn: sqlite3.Connection, *, stop_before: str | None = None) -> None:

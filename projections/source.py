@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,8 @@ Raw = tuple[int, str, int, str, bytes]
 """One stored event: position, aggregate id (hex), version, topic, state."""
 
 LAST = 2**63 - 1
+CHUNK = 900
+"""Bound parameters per ``IN (…)`` list, well below SQLite's limit."""
 
 
 class LogSource:
@@ -121,6 +124,44 @@ class LogSource:
         if self.cipher is not None or self.compressor is not None:
             rows = [(*row[:4], self._plain(row[4])) for row in rows]
         return rows
+
+    def earlier_events(self, below: Mapping[str, int]) -> list[Raw]:
+        """The events of each aggregate in ``below`` older than the version given.
+
+        What a fold needs to know of an aggregate it meets again, such as a
+        vote's subject and last choice, without a table of its own: the log
+        keeps every aggregate's events under its primary key (aggregate id,
+        version). They come oldest first per aggregate. Their positions are 0
+        but for the embedded store, as ``select_events`` does not give them.
+        """
+        found: list[Raw] = []
+        if self._sqlite is not None:
+            ids = sorted(below)
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                found += (
+                    self._connection()
+                    .execute(
+                        "SELECT rowid, originator_id, originator_version, topic, state "
+                        f"FROM {self._sqlite[1]} WHERE originator_id IN "
+                        f"({','.join('?' * len(chunk))}) "
+                        "ORDER BY originator_id, originator_version",
+                        chunk,
+                    )
+                    .fetchall()
+                )
+            found = [raw for raw in found if raw[2] < below[raw[1]]]
+        else:
+            for aggregate_id, version in below.items():
+                found += [
+                    (0, aggregate_id, e.originator_version, e.topic, e.state)
+                    for e in self.recorder.select_events(
+                        UUID(hex=aggregate_id), lte=version - 1
+                    )
+                ]
+        if self.cipher is not None or self.compressor is not None:
+            found = [(*row[:4], self._plain(row[4])) for row in found]
+        return found
 
     def _plain(self, state: bytes) -> bytes:
         if self.cipher is not None:

@@ -488,10 +488,12 @@ def measure_naive(home: Path, sample: int) -> float:
 
     from ledger.application import Ledger
     from ledger.settings import Settings
+    from projections.source import LogSource
 
     ledger = Ledger(Settings(home=home))
     target = home / "naive.sqlite"
-    projection = NaiveProjection(NaiveView(target))
+    source = LogSource(ledger)
+    projection = NaiveProjection(NaiveView(target, source))
     try:
         notifications = ledger.recorder.select_notifications(start=1, limit=sample)
         started = time.perf_counter()
@@ -504,6 +506,7 @@ def measure_naive(home: Path, sample: int) -> float:
         return len(notifications) / elapsed
     finally:
         projection.view.close()
+        source.close()
         ledger.close()
         for name in ("naive.sqlite", "naive.sqlite-wal", "naive.sqlite-shm"):
             (home / name).unlink(missing_ok=True)
@@ -512,9 +515,10 @@ def measure_naive(home: Path, sample: int) -> float:
 class NaiveView:
     """A materialised view that records each event with its tracking, alone."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, source: Any) -> None:
         from projections import schema, store
 
+        self.source = source
         self.conn = store.connect(path)
         schema.migrate(self.conn)
 
@@ -525,7 +529,7 @@ class NaiveView:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if schema.tracked_position(conn) < tracking.notification_id:
-                fold.Batch(conn).apply([event])
+                fold.Batch(conn, self.source).apply([event])
                 conn.execute(
                     "UPDATE tracking SET position = ? WHERE name = ?",
                     (tracking.notification_id, schema.TRACKING),

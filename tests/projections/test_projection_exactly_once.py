@@ -34,17 +34,19 @@ def _open(path: Path) -> store.Connection:
 
 def test_replaying_a_batch_changes_nothing(ledger: Ledger, tmp_path: Path) -> None:
     _log(ledger)
-    raws = LogSource(ledger).read(0, 1000)
+    source = LogSource(ledger)
+    raws = source.read(0, 1000)
     path = tmp_path / "model.sqlite"
     conn = _open(path)
-    assert project(conn, 0, raws[:40]) == 40
+    assert project(conn, 0, raws[:40], source=source) == 40
     once = dump(path)
-    assert project(conn, 0, raws[:40]) == 40  # the same batch again
-    assert project(conn, 20, raws[20:40]) == 40  # a tail of it again
+    assert project(conn, 0, raws[:40], source=source) == 40  # the same batch again
+    assert project(conn, 20, raws[20:40], source=source) == 40  # a tail of it again
     assert dump(path) == once
     # An overlapping batch applies only what is new.
-    assert project(conn, 30, raws[30:]) == len(raws)
+    assert project(conn, 30, raws[30:], source=source) == len(raws)
     conn.close()
+    source.close()
     build(ledger, tmp_path / "clean.sqlite")
     assert dump(path) == dump(tmp_path / "clean.sqlite")
 
@@ -53,16 +55,18 @@ def test_a_batch_that_would_skip_events_is_refused(
     ledger: Ledger, tmp_path: Path
 ) -> None:
     _log(ledger)
-    raws = LogSource(ledger).read(0, 1000)
+    source = LogSource(ledger)
+    raws = source.read(0, 1000)
     path = tmp_path / "model.sqlite"
     conn = _open(path)
-    project(conn, 0, raws[:10])
+    project(conn, 0, raws[:10], source=source)
     before = dump(path)
     with pytest.raises(GapError):
-        project(conn, 20, raws[20:30])
+        project(conn, 20, raws[20:30], source=source)
     assert dump(path) == before
     assert not conn.in_transaction
     conn.close()
+    source.close()
 
 
 def test_projectors_in_threads_share_one_file(ledger: Ledger, live_path: Path) -> None:

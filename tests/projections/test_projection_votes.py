@@ -1,4 +1,4 @@
-"""A vote changed or retracted later is folded against its own audit rows."""
+"""A vote changed or retracted later is folded against its earlier events in the log."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _project_new_events(ledger: Ledger, path: Path) -> None:
     try:
         schema.migrate(conn)
         after = schema.tracked_position(conn)
-        project(conn, after, source.read(after, 10_000))
+        project(conn, after, source.read(after, 10_000), source=source)
     finally:
         source.close()
         conn.close()
@@ -62,23 +62,41 @@ def test_changes_in_later_batches_move_the_right_counts(
     assert dump(path) == dump(tmp_path / "clean.sqlite")
 
 
-def test_an_older_file_loses_its_votes_table_and_gains_the_audit_index(
+def test_an_older_file_loses_its_votes_table_and_the_audit_index_by_aggregate(
     tmp_path: Path,
 ) -> None:
     conn = store.connect(tmp_path / "old.sqlite")
     schema.migrate(conn, stop_before="m004_votes_from_audit")
-    # What files made before m004 held beside the audit.
+    # What files made before m004 held beside the audit, and what m004 added.
     conn.execute("CREATE TABLE votes (id BLOB PRIMARY KEY, subject TEXT, choice TEXT)")
+    conn.execute(
+        "CREATE INDEX idx_audit_aggregate_id_position ON audit (aggregate_id, position)"
+    )
     schema.migrate(conn)
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    plan = conn.execute(
-        "EXPLAIN QUERY PLAN SELECT aggregate_id, type, data FROM audit "
-        "WHERE aggregate_id IN ('a', 'b') ORDER BY aggregate_id, position"
-    ).fetchall()
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
-    assert "votes" not in tables
-    assert "idx_audit_aggregate_id_position" in tables
-    assert any("idx_audit_aggregate_id_position" in step[-1] for step in plan)
+    assert "votes" not in names
+    assert "idx_audit_aggregate_id_position" not in names
+    assert "idx_audit_type_position" in names
+
+
+def test_earlier_events_are_those_below_the_version_named(ledger: Ledger) -> None:
+    seed(ledger)
+    ledger.cast_vote(CTX, "ann", "alpha", "ship")
+    ledger.cast_vote(CTX, "ann", "alpha", "skip")
+    ledger.retract_vote(CTX, "ann", "alpha")
+    ledger.cast_vote(CTX, "bob", "beta", "ship")
+    source = LogSource(ledger)
+    raws = source.read(0, 10_000)
+    ann = next(raw[1] for raw in raws if raw[3].endswith("Vote.Retracted"))
+    bob = next(raw[1] for raw in reversed(raws) if raw[3].endswith("Vote.Cast"))
+    earlier = source.earlier_events({ann: 3, bob: 5})
+    source.close()
+    assert [(raw[1], raw[2]) for raw in earlier] == sorted(
+        [(ann, 1), (ann, 2), (bob, 1)]
+    )
+    by_position = {raw[0]: raw for raw in raws}
+    assert all(by_position[raw[0]] == raw for raw in earlier)
 
 
 def test_a_replay_is_told_which_aggregates_have_later_events(ledger: Ledger) -> None:
