@@ -3,8 +3,8 @@
 An ``audit`` row is a function of its event alone, so it needs no fold. When
 the log is an SQLite file, SQLite computes every row straight from it with
 one ``INSERT … SELECT``, in C, and indexes them. :class:`BulkLoad` runs that
-in a process of its own, so it takes the second core while the Python fold
-computes everything else. The statement gives exactly the rows the fold
+in a process of its own, so it takes one core while the Python fold
+(:mod:`projections.replayer`) computes everything else on the other. The statement gives exactly the rows the fold
 would (``tests/projections/test_rebuild_bulk.py`` checks that), with one
 exception handled after it: states stored by an older class version, which
 only Python can upcast, are re-decoded and their ``data`` rewritten.
@@ -59,6 +59,7 @@ class BulkLoad:
         self.target = target
         self.log = log
         self.stop = stop
+        self.peak_rss_kb = 0
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -74,7 +75,10 @@ class BulkLoad:
     def result(self) -> None:
         """Waits for the load; raises if it failed."""
         assert self._process is not None, "start() first"
-        _, stderr = self._process.communicate()
+        assert self._process.stderr is not None
+        stderr = self._process.stderr.read()  # its only pipe: no deadlock
+        self._process.stderr.close()
+        self.peak_rss_kb = store.wait(self._process)
         if self._process.returncode != 0:
             lines = stderr.decode(errors="replace").strip().splitlines()
             detail = lines[-1] if lines else f"exit code {self._process.returncode}"
@@ -83,8 +87,11 @@ class BulkLoad:
 
     def cancel(self) -> None:
         """Stops loading, when the fold beside it failed."""
-        if self._process is not None:
+        if self._process is not None and self._process.returncode is None:
             self._process.kill()
+            self.peak_rss_kb = store.wait(self._process)
+            if self._process.stderr is not None:
+                self._process.stderr.close()
 
     def load(self) -> None:
         """Runs the statements here, in this process."""

@@ -17,10 +17,9 @@ history).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -30,6 +29,7 @@ from projections import schema
 from projections.events import Event, decode, decode_vote, iso_text, plain_votes
 from projections.source import LogSource, Raw
 from projections.stats import figure_columns
+from projections.store import SQL
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,17 @@ COLUMNS = {
 """The columns of the tables written from row dicts."""
 
 Row = dict[str, Any]
+
+
+class Connection(SQL, Protocol):
+    """What folding needs of a connection: ``sqlite3``'s, or APSW's in a rebuild."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+
 Tally = tuple[str, str, list[int]]
 """A head-to-head tally: the pair and its picks ``[lo, hi, total]``."""
 CARD_COLUMNS = (
@@ -95,7 +106,7 @@ class GapError(RuntimeError):
 
 
 def project(
-    conn: sqlite3.Connection,
+    conn: Connection,
     after: int,
     raws: Sequence[Raw],
     batch: Batch | None = None,
@@ -164,9 +175,7 @@ class Batch:
     audits = True
     """Whether the fold writes the ``audit`` rows (a bulk rebuild loads them)."""
 
-    def __init__(
-        self, conn: sqlite3.Connection, source: LogSource | None = None
-    ) -> None:
+    def __init__(self, conn: Connection, source: LogSource | None = None) -> None:
         self.conn = conn
         self.source = source
         """The log, for what the file does not hold: the votes named again."""
@@ -798,7 +807,7 @@ class Replay(Batch):
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         *,
         bulk: bool = False,
         max_votes: int | None = None,
@@ -809,6 +818,8 @@ class Replay(Batch):
         self.audits = not bulk
         self.max_votes = self.MAX_VOTES if max_votes is None else max_votes
         self.spilled = False
+        self.spills = 0
+        """How many times held votes went to the temporary table."""
 
     def load(self, events: Sequence[Event]) -> None:
         # Everything the replay met is held, but for the votes spilled.
@@ -901,6 +912,7 @@ class Replay(Batch):
             )
             self.spilled = True
         votes = self.votes
+        self.spills += 1
         self.conn.executemany(
             "INSERT OR REPLACE INTO temp.spilled_votes VALUES (?,?,?)",
             [(key, *votes[key]) for key in sorted(votes)],

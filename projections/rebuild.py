@@ -14,10 +14,9 @@ failed rebuild just deletes its file.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,14 +37,13 @@ from rich.text import Text
 from ledger.application import Ledger
 from projections import fold, schema, store
 from projections.bulk import BulkLoad, bulk_connection
+from projections.replayer import Advance, FoldProcess, new_replay, replay_log
 from projections.source import LogSource
 
 BATCH_SIZE = 20_000
 BULK_MIN_EVENTS = 50_000
 SCRATCH = ".fold"
 """Suffix of the file a bulk rebuild folds into before copying it over."""
-
-_Advance = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,10 @@ class RebuildResult:
     events: int
     position: int
     seconds: float
+    helpers_peak_rss_kb: int = 0
+    """The peak RSS of the helper processes a bulk rebuild ran, added."""
+    spills: int = 0
+    """How many times the fold moved the votes it held to disk."""
 
     @property
     def rate(self) -> float:
@@ -79,6 +81,7 @@ def build(
     progress: bool = False,
     console: Console | None = None,
     bulk: bool | None = None,
+    max_votes: int = fold.Replay.MAX_VOTES,
 ) -> RebuildResult:
     """Replays the log from position 0 (up to ``stop``) into a new file.
 
@@ -96,6 +99,8 @@ def build(
             itself, as it does for any other store; by default, bulk loading
             is used for logs of at least ``BULK_MIN_EVENTS`` events, below
             which starting the second process costs more than it saves.
+        max_votes: How many votes the fold holds in memory before it spills
+            them to a temporary table; what bounds its memory.
 
     Raises:
         FileExistsError: If ``target`` already exists.
@@ -104,6 +109,7 @@ def build(
         msg = f"{target} already exists; a rebuild starts from an empty file"
         raise FileExistsError(msg)
     started = time.perf_counter()
+    helpers_peak_rss_kb = 0
     source = LogSource(ledger)
     conn = bulk_connection(target)
     try:
@@ -114,12 +120,16 @@ def build(
                 bulk = total >= BULK_MIN_EVENTS
             log = source.sqlite_file if bulk else None
             if log is None:
-                replay = _new_replay(conn, source)
-                events = _replay(source, replay, total, batch_size, advance)
+                replay = new_replay(conn, source, max_votes=max_votes)
+                events = replay_log(source, replay, total, batch_size, advance)
+                spills = replay.spills
             else:
-                events = _replay_beside_bulk_load(
-                    source, conn, log, total, batch_size, advance
-                )
+                scratch = target.with_name(f"{target.name}{SCRATCH}")
+                folder = FoldProcess(scratch, target, log, total, batch_size, max_votes)
+                loader = BulkLoad(target, log, total)
+                events = _replay_beside_bulk_load(folder, loader, advance)
+                helpers_peak_rss_kb = folder.peak_rss_kb + loader.peak_rss_kb
+                spills = folder.spills
         schema.migrate(conn)  # the query indexes, built once over all rows
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
@@ -134,103 +144,39 @@ def build(
     conn.close()
     store.fsync(target)
     return RebuildResult(
-        events=events, position=position, seconds=time.perf_counter() - started
+        events=events,
+        position=position,
+        seconds=time.perf_counter() - started,
+        helpers_peak_rss_kb=helpers_peak_rss_kb,
+        spills=spills,
     )
 
 
 def _replay_beside_bulk_load(
-    source: LogSource,
-    conn: store.Connection,
-    log: tuple[str, str],
-    stop: int,
-    batch_size: int,
-    advance: _Advance,
+    folder: FoldProcess, loader: BulkLoad, advance: Advance
 ) -> int:
-    """Folds into a scratch file while SQL loads the audit into ``conn``.
+    """Folds the log and loads its audit into the new file in two processes.
 
-    The two run at once (see :mod:`projections.bulk`); the folded tables are
-    then copied over bare, which SQLite does record by record without decoding
-    them, and their query indexes are built by the caller, in the target, when
-    both cores are free: cheaper than building them in the scratch file, where
-    they would be copied entry by entry as well.
+    The fold runs in a scratch file (see :mod:`projections.replayer`) while
+    SQL loads the audit (see :mod:`projections.bulk`); once the loader is
+    done with the new file, the fold copies its tables over. Returns the
+    events folded.
     """
-    target = Path(conn.real_path)
-    scratch = target.with_name(f"{target.name}{SCRATCH}")
-    loader = BulkLoad(target, log, stop)
-    loader.start()
-    folded = bulk_connection(scratch)
+    folded = bulk_connection(folder.scratch)
+    schema.migrate(folded, stop_before=schema.AUDIT_INDEXES)
+    folded.close()
     try:
-        try:
-            schema.migrate(folded, stop_before=schema.AUDIT_INDEXES)
-            replay = _new_replay(folded, source, bulk=True)
-            events = _replay(source, replay, stop, batch_size, advance)
-        except BaseException:
-            loader.cancel()
-            raise
-        finally:
-            folded.close()
-            loader.result()
-        conn.execute("ATTACH ? AS folded", (str(scratch),))
-        conn.execute("BEGIN")
-        for table in FOLDED_TABLES:
-            conn.execute(f"INSERT INTO main.{table} SELECT * FROM folded.{table}")
-        conn.execute(
-            "UPDATE main.tracking SET position = "
-            "(SELECT position FROM folded.tracking WHERE name = ?) WHERE name = ?",
-            (schema.TRACKING, schema.TRACKING),
-        )
-        conn.execute("COMMIT")
-        conn.execute("DETACH folded")
+        loader.start()
+        folder.start()
+        events = folder.fold(advance)
+        loader.result()
+        folder.copy()
+    except BaseException:
+        folder.cancel()
+        loader.cancel()
+        raise
     finally:
-        store.discard(scratch)
-    conn.execute("PRAGMA threads=2")  # the index sorts that follow, on both cores
-    return events
-
-
-FOLDED_TABLES = tuple(
-    table for table in schema.KEYS if table not in ("tracking", "audit")
-)
-"""The tables a bulk rebuild folds in Python; SQL loads the audit."""
-
-
-def _new_replay(
-    conn: store.Connection, source: LogSource, *, bulk: bool = False
-) -> fold.Replay:
-    """A replay that holds only the votes the log names again, where known."""
-    changing = source.changed_aggregates(fold.Replay.MAX_VOTES)
-    return fold.Replay(conn, bulk=bulk, changing=changing)
-
-
-def _replay(
-    source: LogSource,
-    replay: fold.Replay,
-    stop: int,
-    batch_size: int,
-    advance: _Advance,
-) -> int:
-    """Folds the log up to ``stop`` into ``replay``'s file; returns the events."""
-    conn = replay.conn
-    events = after = 0
-    # The fold holds up to a million small objects that never form cycles;
-    # collecting them over and over would cost a quarter of the rebuild.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        while batch := source.read(after, batch_size, stop):
-            after = fold.project(conn, after, batch, replay)
-            events += len(batch)
-            advance(len(batch), after)
-        # The current rows are written, and the splits derived from them, in
-        # no order of theirs: a cache that holds them all spares rereads.
-        (loading_cache,) = conn.execute("PRAGMA cache_size").fetchone()
-        conn.execute("PRAGMA cache_size=-32768")
-        conn.execute("BEGIN")
-        replay.finish()
-        conn.execute("COMMIT")
-        conn.execute(f"PRAGMA cache_size={int(loading_cache)}")
-    finally:
-        if collecting:
-            gc.enable()
+        store.discard(folder.scratch)
     return events
 
 
@@ -274,7 +220,7 @@ def _remove_abandoned(path: Path) -> None:
 
 
 @contextmanager
-def _progress(enabled: bool, total: int, console: Console | None) -> Iterator[_Advance]:
+def _progress(enabled: bool, total: int, console: Console | None) -> Iterator[Advance]:
     if not enabled:
         yield lambda _events, _position: None
         return

@@ -16,6 +16,8 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from projections.store import SQL
+
 TRACKING = "readmodel"
 """The tracking row's name: one position for every read model in the file."""
 
@@ -194,18 +196,23 @@ def m002_audit_indexes(db: Database) -> None:
     audit.create_index(("at",))  # type: ignore[union-attr]
 
 
+TOOL_EVENT_INDEX_DDL = (
+    "CREATE INDEX IF NOT EXISTS idx_tool_events_tool_position "
+    "ON tool_events (tool, position)",
+    "CREATE INDEX IF NOT EXISTS idx_tool_events_other_tool "
+    "ON tool_events (other_tool, position) WHERE other_tool IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS idx_tool_events_verdicts "
+    "ON tool_events (position) WHERE kind IN ('tool', 'review')",
+)
+"""m003's indexes, as plain SQL: a bulk rebuild's fold builds them itself,
+through another SQLite binding, and m003 then finds them there."""
+
+
 @migrations(name=TOOL_EVENT_INDEXES)
 def m003_tool_event_indexes(db: Database) -> None:
     """Events and history by tool, and the feed of verdict changes."""
-    db["tool_events"].create_index(("tool", "position"))  # type: ignore[union-attr]
-    db.execute(
-        "CREATE INDEX idx_tool_events_other_tool ON tool_events (other_tool, position) "
-        "WHERE other_tool IS NOT NULL"
-    )
-    db.execute(
-        "CREATE INDEX idx_tool_events_verdicts ON tool_events (position) "
-        "WHERE kind IN ('tool', 'review')"
-    )
+    for ddl in TOOL_EVENT_INDEX_DDL:
+        db.execute(ddl)
 
 
 @migrations()
@@ -254,7 +261,7 @@ def is_migrated(conn: sqlite3.Connection) -> bool:
     return not migrations.pending(db)
 
 
-def tracked_position(conn: sqlite3.Connection) -> int:
+def tracked_position(conn: SQL) -> int:
     """The position every read model in the file reflects (0 before any)."""
     try:
         row = conn.execute(

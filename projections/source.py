@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.application import Ledger
+from projections.store import SQL
 
 Raw = tuple[int, str, int, str, bytes]
 """One stored event: position, aggregate id (hex), version, topic, state."""
@@ -26,6 +27,63 @@ Raw = tuple[int, str, int, str, bytes]
 LAST = 2**63 - 1
 CHUNK = 900
 """Bound parameters per ``IN (…)`` list, well below SQLite's limit."""
+
+
+class LogFile:
+    """The queries that read an SQLite log file's events table directly.
+
+    Plain SQL on any DB-API connection to the file, so that a process of its
+    own can read the log with another SQLite binding (see
+    :mod:`projections.replayer`).
+
+    Args:
+        conn: A connection to the log file.
+        table: The events table.
+    """
+
+    def __init__(self, conn: SQL, table: str) -> None:
+        self.conn = conn
+        self.table = table
+
+    def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]:
+        """Up to ``limit`` events after position ``after`` (up to ``stop``)."""
+        return list(
+            self.conn.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {self.table} WHERE rowid > ? AND rowid <= ? "
+                "ORDER BY rowid LIMIT ?",
+                (after, LAST if stop is None else stop, limit),
+            ).fetchall()
+        )
+
+    def changed_aggregates(self, limit: int) -> frozenset[str] | None:
+        """The ids of every aggregate with a second event; None past ``limit``.
+
+        A scan of the primary-key index (aggregate id, version) alone.
+        """
+        rows = self.conn.execute(
+            f"SELECT originator_id FROM {self.table} "
+            "WHERE originator_version = 2 LIMIT ?",
+            (limit + 1,),
+        ).fetchall()
+        if len(rows) > limit:
+            return None
+        return frozenset(aggregate_id for (aggregate_id,) in rows)
+
+    def earlier_events(self, below: Mapping[str, int]) -> list[Raw]:
+        """The events of each aggregate in ``below`` older than the version given."""
+        found: list[Raw] = []
+        ids = sorted(below)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            found += self.conn.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {self.table} WHERE originator_id IN "
+                f"({','.join('?' * len(chunk))}) "
+                "ORDER BY originator_id, originator_version",
+                chunk,
+            ).fetchall()
+        return [raw for raw in found if raw[2] < below[raw[1]]]
 
 
 class LogSource:
@@ -70,6 +128,10 @@ class LogSource:
             return None
         return self._sqlite
 
+    def _file(self) -> LogFile:
+        assert self._sqlite is not None
+        return LogFile(self._connection(), self._sqlite[1])
+
     def changed_aggregates(self, limit: int) -> frozenset[str] | None:
         """The ids of every aggregate with more than one event, if cheap to tell.
 
@@ -80,32 +142,12 @@ class LogSource:
         """
         if self._sqlite is None:
             return None
-        rows = (
-            self._connection()
-            .execute(
-                f"SELECT originator_id FROM {self._sqlite[1]} "
-                "WHERE originator_version = 2 LIMIT ?",
-                (limit + 1,),
-            )
-            .fetchall()
-        )
-        if len(rows) > limit:
-            return None
-        return frozenset(aggregate_id for (aggregate_id,) in rows)
+        return self._file().changed_aggregates(limit)
 
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]:
         """Up to ``limit`` events after position ``after`` (up to ``stop``)."""
         if self._sqlite is not None:
-            rows: list[Raw] = (
-                self._connection()
-                .execute(
-                    "SELECT rowid, originator_id, originator_version, topic, state "
-                    f"FROM {self._sqlite[1]} WHERE rowid > ? AND rowid <= ? "
-                    "ORDER BY rowid LIMIT ?",
-                    (after, LAST if stop is None else stop, limit),
-                )
-                .fetchall()
-            )
+            rows = self._file().read(after, limit, stop)
         else:
             rows = [
                 (
@@ -136,21 +178,7 @@ class LogSource:
         """
         found: list[Raw] = []
         if self._sqlite is not None:
-            ids = sorted(below)
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
-                found += (
-                    self._connection()
-                    .execute(
-                        "SELECT rowid, originator_id, originator_version, topic, state "
-                        f"FROM {self._sqlite[1]} WHERE originator_id IN "
-                        f"({','.join('?' * len(chunk))}) "
-                        "ORDER BY originator_id, originator_version",
-                        chunk,
-                    )
-                    .fetchall()
-                )
-            found = [raw for raw in found if raw[2] < below[raw[1]]]
+            found = self._file().earlier_events(below)
         else:
             for aggregate_id, version in below.items():
                 found += [

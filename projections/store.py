@@ -20,8 +20,10 @@ import fcntl
 import os
 import secrets
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from ledger.settings import Settings
@@ -29,6 +31,23 @@ from ledger.settings import Settings
 FILENAME = "readmodel.sqlite"
 BUSY_TIMEOUT_MS = 30_000
 OPEN_ATTEMPTS = 50
+
+
+class SQL(Protocol):
+    """A connection that runs SQL: ``sqlite3``'s, or APSW's in a rebuild's fold."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+
+def wait(process: subprocess.Popen[Any]) -> int:
+    """Waits for a helper process to end; returns its peak RSS in KiB.
+
+    ``os.wait4`` gives each child's own peak, which ``getrusage`` does not
+    once there are several: it reports the largest.
+    """
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss
 
 
 def readmodel_path(settings: Settings | None = None) -> Path:

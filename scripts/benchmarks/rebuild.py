@@ -464,11 +464,10 @@ def _child_rebuild(home: Path) -> None:
     ledger = Ledger(settings)
     result = rebuild(ledger, readmodel_path(settings))
     ledger.close()
-    # The rebuild loads audit rows and votes in a child process while it
-    # folds: both peaks, added, bound what the two held at once.
+    # A bulk rebuild folds and loads the audit in two helper processes while
+    # this one waits: the three peaks, added, bound what they held at once.
     peak_kb = (
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + result.helpers_peak_rss_kb
     )
     print(
         json.dumps(

@@ -77,30 +77,39 @@ def test_a_replay_holding_few_votes_spills_them_and_ends_the_same(
     script += [("vote", voter, voter % 3, "skip") for voter in range(0, 4, 2)]
     script += [("retract", voter, voter % 3) for voter in range(1, 4, 2)]
     ledger = _ledger(tmp_path, script)
-    spills: list[int] = []
+    held: list[int] = []
     spill = fold.Replay._spill_votes
 
     def counted(replay: fold.Replay) -> None:
-        spills.append(len(replay.votes))
+        held.append(len(replay.votes))
         spill(replay)
 
+    monkeypatch.setattr(fold.Replay, "_spill_votes", counted)
     try:
-        build(ledger, tmp_path / "roomy.sqlite", bulk=True)
-        assert not spills
-        monkeypatch.setattr(fold.Replay, "MAX_VOTES", 2)
-        monkeypatch.setattr(fold.Replay, "_spill_votes", counted)
-        # Small batches, so later batches fold against spilled votes.
-        build(ledger, tmp_path / "tight.sqlite", batch_size=2, bulk=True)
-        assert spills
-        assert all(held > 2 for held in spills)
-        build(ledger, tmp_path / "tight-folded.sqlite", batch_size=2, bulk=False)
+        roomy = build(ledger, tmp_path / "roomy.sqlite", bulk=True)
+        # Small batches, so later batches fold against spilled votes, in the
+        # fold's own process and in this one.
+        tight = build(
+            ledger, tmp_path / "tight.sqlite", batch_size=2, bulk=True, max_votes=2
+        )
+        here = build(
+            ledger,
+            tmp_path / "tight-here.sqlite",
+            batch_size=2,
+            bulk=False,
+            max_votes=2,
+        )
     finally:
         ledger.close()
-    roomy = dump(tmp_path / "roomy.sqlite")
-    community = [(row[0], row[15], row[16]) for row in roomy["tools"]]
+    assert roomy.spills == 0
+    assert tight.spills > 0
+    assert here.spills == len(held) > 0
+    assert all(votes > 2 for votes in held)
+    rows = dump(tmp_path / "roomy.sqlite")
+    community = [(row[0], row[15], row[16]) for row in rows["tools"]]
     assert sum(ship + skip for _, ship, skip in community) == 2, community
-    assert roomy == dump(tmp_path / "tight.sqlite")
-    assert roomy == dump(tmp_path / "tight-folded.sqlite")
+    assert rows == dump(tmp_path / "tight.sqlite")
+    assert rows == dump(tmp_path / "tight-here.sqlite")
 
 
 def test_a_failed_bulk_load_says_why(tmp_path: Path, ledger: Ledger) -> None:
