@@ -4,9 +4,10 @@ An ``audit`` row is a function of its event alone, so it needs no fold. When
 the log is an SQLite file, SQLite computes every row straight from it with
 one ``INSERT … SELECT``, in C, and indexes them. :class:`BulkLoad` runs that
 in a process of its own, so it takes one core while the Python fold
-(:mod:`projections.replayer`) computes everything else on the other. The statement gives exactly the rows the fold
-would (``tests/projections/test_rebuild_bulk.py`` checks that), with one
-exception handled after it: states stored by an older class version, which
+(:mod:`projections.replayer`) computes everything else on the other. The
+statement gives exactly the rows the fold would
+(``tests/projections/test_rebuild_bulk.py`` checks that), with one exception
+handled after it: states stored by an older class version, which
 only Python can upcast, are re-decoded and their ``data`` rewritten.
 """
 

@@ -209,6 +209,14 @@ def _connect(path: str, *, read_only: bool = False) -> apsw.Connection:
     return conn
 
 
+def open_log(log: tuple[str, str]) -> LogFile:
+    """The SQLite log ``(file, table)``, read through APSW as the fold reads it.
+
+    Only for a process that has no ``sqlite3`` connection to the file open.
+    """
+    return LogFile(_connect(log[0], read_only=True), log[1])
+
+
 def _fold_and_copy(
     scratch: str,
     target: str,
@@ -218,7 +226,7 @@ def _fold_and_copy(
     max_votes: int,
 ) -> None:
     """The fold process: replays into ``scratch``, then copies into ``target``."""
-    source = LogFile(_connect(log[0], read_only=True), log[1])
+    source = open_log(log)
     conn = _connect(scratch)
     replay = new_replay(conn, source, bulk=True, max_votes=max_votes)
     replay_log(source, replay, stop, batch_size, _report)

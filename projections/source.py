@@ -70,6 +70,10 @@ class LogFile:
             return None
         return frozenset(aggregate_id for (aggregate_id,) in rows)
 
+    def close(self) -> None:
+        """Closes the connection."""
+        self.conn.close()
+
     def earlier_events(self, below: Mapping[str, int]) -> list[Raw]:
         """The events of each aggregate in ``below`` older than the version given."""
         found: list[Raw] = []

@@ -38,16 +38,26 @@ class SQL(Protocol):
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
 
+    def close(self) -> None: ...
+
 
 def wait(process: subprocess.Popen[Any]) -> int:
     """Waits for a helper process to end; returns its peak RSS in KiB.
 
     ``os.wait4`` gives each child's own peak, which ``getrusage`` does not
-    once there are several: it reports the largest.
+    once there are several: it reports the largest. 0 if it was reaped
+    before, as ``Popen.kill`` does with a process that has ended.
     """
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss
+    if process.returncode is None:
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except ChildProcessError:  # reaped already: Popen polls before a kill
+            pass
+        else:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_maxrss
+    process.wait()
+    return 0
 
 
 def readmodel_path(settings: Settings | None = None) -> Path:

@@ -1,4 +1,5 @@
-"""A rebuild that loads audit rows and votes in SQL equals the fold alone."""
+"""A rebuild that loads the audit in SQL and folds in a process of its own equals
+the fold alone."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from ledger.settings import Settings
 from projections import fold, readmodel_path, schema
 from projections.bulk import BulkLoad, bulk_connection
 from projections.rebuild import build, rebuild
+from projections.replayer import FoldProcess
 from projections.schema import AUDIT_INDEXES, migrate
+from projections.source import LogSource
 
 
 def _ledger(home: Path, script: list[tuple[Any, ...]]) -> Ledger:
@@ -123,6 +126,44 @@ def test_a_failed_bulk_load_says_why(tmp_path: Path, ledger: Ledger) -> None:
     loader.start()
     with pytest.raises(RuntimeError, match="no such table"):
         loader.result()
+
+
+def test_a_failed_fold_process_says_why_and_stops(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    seed(ledger)
+    target = tmp_path / "target.sqlite"
+    scratch = tmp_path / "target.sqlite.fold"
+    for path in (target, scratch):
+        conn = bulk_connection(path)
+        migrate(conn, stop_before=AUDIT_INDEXES)
+        conn.close()
+    log_file = str(ledger.settings.home / "events.sqlite")
+    folder = FoldProcess(
+        scratch, target, (log_file, "no_such_table"), ledger.head_position(), 100
+    )
+    folder.start()
+    with pytest.raises(RuntimeError, match=r"folding the log failed: .*no such table"):
+        folder.fold(lambda _events, _position: None)
+    assert folder.peak_rss_kb > 0
+    assert dump(target)["tools"] == []
+
+
+def test_a_bulk_rebuild_that_fails_leaves_no_file_behind(
+    tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(ledger)
+    # Both helper processes read a table that is not there.
+    monkeypatch.setattr(
+        LogSource,
+        "sqlite_file",
+        property(lambda _source: (str(ledger.settings.events_path), "missing")),
+    )
+    target = tmp_path / "built" / "model.sqlite"
+    target.parent.mkdir()
+    with pytest.raises(RuntimeError, match="no such table"):
+        build(ledger, target, bulk=True)
+    assert list(target.parent.iterdir()) == []
 
 
 def test_rebuild_removes_scratch_files_a_killed_rebuild_left(ledger: Ledger) -> None:
