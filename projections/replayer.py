@@ -15,6 +15,7 @@ the other's POSIX locks.
 from __future__ import annotations
 
 import gc
+import logging
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,8 @@ import apsw
 
 from projections import fold, schema, store
 from projections.source import LogFile, LogSource
+
+log = logging.getLogger(__name__)
 
 Advance = Callable[[int, int], None]
 """Told the events of each batch folded and the position reached."""
@@ -187,12 +190,15 @@ class FoldProcess:
         self._stderr.seek(0)
         stderr = self._stderr.read().decode(errors="replace")
         self._stderr.close()
-        if check and process.returncode != 0:
+        if not check:
+            return  # stopped: what it said on the way out does not matter
+        if process.returncode != 0:
             lines = stderr.strip().splitlines()
             detail = lines[-1] if lines else f"exit code {process.returncode}"
             msg = f"folding the log failed: {detail}"
             raise RuntimeError(msg)
-        sys.stderr.write(stderr)  # the fold's warnings, if any
+        for line in stderr.splitlines():  # its warnings about odd events
+            log.warning("%s", line)
 
 
 def _connect(path: str, *, read_only: bool = False) -> apsw.Connection:

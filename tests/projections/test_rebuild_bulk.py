@@ -3,6 +3,7 @@ the fold alone."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -13,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from readmodel_helpers import apply_command, dump, seed, steps
 
 from ledger.application import Ledger
+from ledger.context import Context
+from ledger.domainmodel import Vote
 from ledger.settings import Settings
 from projections import fold, readmodel_path, schema
 from projections.bulk import BulkLoad, bulk_connection
@@ -164,6 +167,24 @@ def test_a_bulk_rebuild_that_fails_leaves_no_file_behind(
     with pytest.raises(RuntimeError, match="no such table"):
         build(ledger, target, bulk=True)
     assert list(target.parent.iterdir()) == []
+
+
+def test_the_fold_process_warnings_reach_this_process_log(
+    tmp_path: Path, ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    seed(ledger)
+    # A vote on a tool the log never registered, as only a damaged log holds.
+    ghost = Vote.cast(Context("voter"), "tool:ghost", "v1", "ship", ("ship", "skip"))
+    ledger.recorder.insert_events(
+        [ledger.mapper.to_stored_event(event) for event in ghost.collect_events()]
+    )
+    position = ledger.head_position()
+    with caplog.at_level(logging.WARNING):
+        build(ledger, tmp_path / "bulk.sqlite", bulk=True)
+    relayed = [r for r in caplog.records if r.name == "projections.replayer"]
+    assert [r.getMessage() for r in relayed] == [
+        f"event {position} names an unknown tool"
+    ]
 
 
 def test_rebuild_removes_scratch_files_a_killed_rebuild_left(ledger: Ledger) -> None:
