@@ -166,8 +166,8 @@ def _replay_beside_bulk_load(
     schema.migrate(folded, stop_before=schema.AUDIT_INDEXES)
     folded.close()
     try:
+        folder.start()  # first: the longer of the two
         loader.start()
-        folder.start()
         events = folder.fold(advance)
         loader.result()
         folder.copy()

@@ -5,15 +5,20 @@ withdrawals, comparisons, and mostly community votes cast, changed and
 retracted) straight into a fresh event store: aggregates are built in memory
 with the real domain classes, mapped with the ledger's own mapper and
 bulk-inserted, since appending a million events one command at a time would
-take the better part of an hour. Then it measures, in one run:
+take the better part of an hour. Then it measures, in one run, ``--rounds``
+interleaved rounds of:
 
 (a) scanning the log and decoding every event with msgspec, nothing else
     (the same reads and decoder the rebuild uses);
 (b) a full rebuild of every read model (in a child process, for a fair peak
-    RSS), which is what ``ledger rebuild`` does;
+    RSS: its own and its helper processes', added), which is what
+    ``ledger rebuild`` does;
 (c) the naive path: eventsourcing's ``ProjectionRunner`` way, one domain
     event and one transaction (with its tracking record) at a time, on a
     sample of the log, extrapolated.
+
+Each figure is the median of its rounds, and the ratios are of those
+medians; the peak RSS is the highest of the rounds.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import json
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="events projected one transaction each for baseline (c)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds of (a), (b) and (c); figures are medians (default 3)",
+    )
+    parser.add_argument(
         "--home", type=Path, help="keep the generated ledger here (default: temp)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -60,29 +72,39 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.events < 1000:
         msg = "--events must be at least 1000"
         raise SystemExit(msg)
+    if args.rounds < 1:
+        msg = "--rounds must be at least 1"
+        raise SystemExit(msg)
     home = args.home or Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
     say = (lambda *_: None) if args.json else _say
     try:
         started = time.perf_counter()
         generated = generate(home, args.events, args.seed)
         say(f"generated {generated:,} events in {time.perf_counter() - started:.1f} s")
-        scan = measure_scan(home)
-        say(f"(a) scan + decode: {scan:,.0f} events/s")
-        child = measure_rebuild(home)
-        say(f"(b) rebuild:       {child['rate']:,.0f} events/s")
-        naive = measure_naive(home, args.naive_sample)
-        say(f"(c) naive:         {naive:,.0f} events/s")
+        scans, children, naives = [], [], []
+        for _ in range(args.rounds):
+            scans.append(measure_scan(home))
+            say(f"(a) scan + decode: {scans[-1]:,.0f} events/s")
+            children.append(measure_rebuild(home))
+            say(f"(b) rebuild:       {children[-1]['rate']:,.0f} events/s")
+            naives.append(measure_naive(home, args.naive_sample))
+            say(f"(c) naive:         {naives[-1]:,.0f} events/s")
     finally:
         if args.home is None:
             shutil.rmtree(home, ignore_errors=True)
+    # Medians, so that a burst of load from elsewhere on the machine during
+    # one round does not decide a ratio; the peak is the highest seen.
+    scan = statistics.median(scans)
+    rate = statistics.median(child["rate"] for child in children)
+    naive = statistics.median(naives)
     figures = {
-        "events": child["events"],
+        "events": children[0]["events"],
         "scan_decode_per_s": round(scan),
-        "rebuild_per_s": round(child["rate"]),
+        "rebuild_per_s": round(rate),
         "naive_per_s": round(naive),
-        "ratio_vs_scan": round(child["rate"] / scan, 3),
-        "ratio_vs_naive": round(child["rate"] / naive, 1),
-        "peak_rss_mb": round(child["peak_rss_mb"], 1),
+        "ratio_vs_scan": round(rate / scan, 3),
+        "ratio_vs_naive": round(rate / naive, 1),
+        "peak_rss_mb": round(max(child["peak_rss_mb"] for child in children), 1),
     }
     if args.json:
         print(json.dumps(figures))

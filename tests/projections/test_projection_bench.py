@@ -30,7 +30,9 @@ def _bench(*args: str) -> dict[str, float]:
 
 
 def test_rebuild_benchmark_reports_the_agreed_keys() -> None:
-    figures = _bench("rebuild", "--events", "2000", "--naive-sample", "100")
+    figures = _bench(
+        "rebuild", "--events", "2000", "--naive-sample", "100", "--rounds", "2"
+    )
     assert {
         "events",
         "scan_decode_per_s",
@@ -43,6 +45,9 @@ def test_rebuild_benchmark_reports_the_agreed_keys() -> None:
     assert figures["events"] >= 2000
     assert figures["rebuild_per_s"] > 0
     assert figures["peak_rss_mb"] > 0
+    # The ratios are of the medians the figures report.
+    ratio = figures["rebuild_per_s"] / figures["naive_per_s"]
+    assert abs(figures["ratio_vs_naive"] - ratio) <= 0.1 + ratio * 0.001
 
 
 def test_lag_benchmark_reports_the_agreed_keys() -> None:
