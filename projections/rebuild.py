@@ -130,7 +130,9 @@ def build(
                 events = _replay_beside_bulk_load(folder, loader, advance)
                 helpers_peak_rss_kb = folder.peak_rss_kb + loader.peak_rss_kb
                 spills = folder.spills
-        schema.migrate(conn)  # the query indexes, built once over all rows
+        # The query indexes, built once over all rows; after a bulk load,
+        # this only records them, as the helper processes built them.
+        schema.migrate(conn)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA main.wal_checkpoint(TRUNCATE)")

@@ -4,8 +4,8 @@
 a rebuild runs it in this process for small logs and logs of other stores.
 For a large SQLite log, :class:`FoldProcess` runs it in a process of its own
 (``python -m projections.replayer``) beside the audit loader of
-:mod:`projections.bulk`, through APSW rather than ``sqlite3``: APSW's SQLite
-reads the log a third faster and sorts indexes faster too. That process
+:mod:`projections.bulk`, through APSW rather than ``sqlite3``: APSW's newer
+SQLite reads the log about a third faster here. That process
 opens only the log, the scratch file it folds into and the new file it
 copies the folds into, and through APSW alone: two SQLite libraries must
 never have one file open in one process, as closing it in either would drop
