@@ -27,14 +27,12 @@ from ledger.domainmodel import comparison_subject, pair, tool_subject
 from ledger.rules import TOOL_FIELDS
 from projections import schema
 from projections.events import Event, decode, decode_vote, iso_text, plain_votes
-from projections.source import LogSource, Raw
+from projections.source import CHUNK, LogSource, Raw
 from projections.stats import figure_columns
 from projections.store import SQL
 
 log = logging.getLogger(__name__)
 
-SQL_CHUNK = 900
-"""Bound parameters per ``IN (…)`` list, well below SQLite's limit."""
 
 COLUMNS = {
     "reviewers": (
@@ -89,7 +87,6 @@ INSERT_PAIR = "INSERT INTO tool_events (position, tool, other_tool) VALUES (?,?,
 
 
 _encode_json = msgspec.json.Encoder().encode
-_decode_json = msgspec.json.Decoder().decode
 
 
 @lru_cache(maxsize=65536)
@@ -156,8 +153,8 @@ def project(
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), SQL_CHUNK):
-        yield values[start : start + SQL_CHUNK]
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
 def _marks(count: int) -> str:
@@ -252,8 +249,7 @@ class Batch:
         reviewer_ids: set[str] = set()
         comparison_ids: set[str] = set()
         pairs: set[tuple[str, str]] = set()
-        vote_ids: dict[str, int] = {}
-        """Each vote named again, with its version where the batch first does."""
+        vote_ids: dict[str, int] = {}  # each vote named again: its first version here
         subjects: set[str] = set()
         for event in events:
             kind = event.type

@@ -47,14 +47,13 @@ class LogFile:
 
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]:
         """Up to ``limit`` events after position ``after`` (up to ``stop``)."""
-        return list(
-            self.conn.execute(
-                "SELECT rowid, originator_id, originator_version, topic, state "
-                f"FROM {self.table} WHERE rowid > ? AND rowid <= ? "
-                "ORDER BY rowid LIMIT ?",
-                (after, LAST if stop is None else stop, limit),
-            ).fetchall()
-        )
+        rows: list[Raw] = self.conn.execute(
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {self.table} WHERE rowid > ? AND rowid <= ? "
+            "ORDER BY rowid LIMIT ?",
+            (after, LAST if stop is None else stop, limit),
+        ).fetchall()
+        return rows
 
     def changed_aggregates(self, limit: int) -> frozenset[str] | None:
         """The ids of every aggregate with a second event; None past ``limit``.
