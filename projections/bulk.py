@@ -80,11 +80,9 @@ class BulkLoad:
         stderr = self._process.stderr.read()  # its only pipe: no deadlock
         self._process.stderr.close()
         self.peak_rss_kb = store.wait(self._process)
-        if self._process.returncode != 0:
-            lines = stderr.decode(errors="replace").strip().splitlines()
-            detail = lines[-1] if lines else f"exit code {self._process.returncode}"
-            msg = f"loading the audit failed: {detail}"
-            raise RuntimeError(msg)
+        store.helper_failed(
+            "loading the audit", self._process, stderr.decode(errors="replace")
+        )
 
     def cancel(self) -> None:
         """Stops loading, when the fold beside it failed."""

@@ -27,7 +27,7 @@ from ledger.domainmodel import comparison_subject, pair, tool_subject
 from ledger.rules import TOOL_FIELDS
 from projections import schema
 from projections.events import Event, decode, decode_vote, iso_text, plain_votes
-from projections.source import CHUNK, LogSource, Raw
+from projections.source import LogSource, Raw, chunks
 from projections.stats import figure_columns
 from projections.store import SQL
 
@@ -150,11 +150,6 @@ def project(
         raise
     conn.execute("COMMIT")
     return tracked
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 def _marks(count: int) -> str:
@@ -291,7 +286,7 @@ class Batch:
             "SELECT * FROM comparisons WHERE id IN ({})", comparison_ids
         ):
             self.comparisons[row["id"]] = row
-        for chunk in _chunks(sorted(pairs)):
+        for chunk in chunks(sorted(pairs)):
             for lo, hi, lo_picks, hi_picks, total in self.conn.execute(
                 "SELECT lo, hi, lo_picks, hi_picks, total FROM head_to_head "
                 f"WHERE (lo, hi) IN (VALUES {','.join(['(?,?)'] * len(chunk))})",
@@ -331,12 +326,12 @@ class Batch:
 
     def _select(self, query: str, keys: Iterable[Any]) -> Iterable[tuple[Any, ...]]:
         values = list(keys)
-        for chunk in _chunks(values):
+        for chunk in chunks(values):
             yield from self.conn.execute(query.format(_marks(len(chunk))), chunk)
 
     def _rows(self, query: str, keys: Iterable[Any]) -> Iterable[Row]:
         values = list(keys)
-        for chunk in _chunks(values):
+        for chunk in chunks(values):
             cursor = self.conn.execute(query.format(_marks(len(chunk))), chunk)
             names = [column[0] for column in cursor.description]
             for found in cursor.fetchall():

@@ -192,11 +192,7 @@ class FoldProcess:
         self._stderr.close()
         if not check:
             return  # stopped: what it said on the way out does not matter
-        if process.returncode != 0:
-            lines = stderr.strip().splitlines()
-            detail = lines[-1] if lines else f"exit code {process.returncode}"
-            msg = f"folding the log failed: {detail}"
-            raise RuntimeError(msg)
+        store.helper_failed("folding the log", process, stderr)
         for line in stderr.splitlines():  # its warnings about odd events
             log.warning("%s", line)
 

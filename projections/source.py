@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +27,12 @@ Raw = tuple[int, str, int, str, bytes]
 LAST = 2**63 - 1
 CHUNK = 900
 """Bound parameters per ``IN (…)`` list, well below SQLite's limit."""
+
+
+def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """``values`` in slices of at most :data:`CHUNK`, one per ``IN (…)`` list."""
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
 class LogFile:
@@ -76,9 +82,7 @@ class LogFile:
     def earlier_events(self, below: Mapping[str, int]) -> list[Raw]:
         """The events of each aggregate in ``below`` older than the version given."""
         found: list[Raw] = []
-        ids = sorted(below)
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
+        for chunk in chunks(sorted(below)):
             found += self.conn.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state "
                 f"FROM {self.table} WHERE originator_id IN "

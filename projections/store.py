@@ -60,6 +60,15 @@ def wait(process: subprocess.Popen[Any]) -> int:
     return 0
 
 
+def helper_failed(what: str, process: subprocess.Popen[Any], stderr: str) -> None:
+    """Raises if a helper process ended badly, with its last word as the reason."""
+    if process.returncode != 0:
+        lines = stderr.strip().splitlines()
+        detail = lines[-1] if lines else f"exit code {process.returncode}"
+        msg = f"{what} failed: {detail}"
+        raise RuntimeError(msg)
+
+
 def readmodel_path(settings: Settings | None = None) -> Path:
     """The read-model file of the node whose home ``settings`` names."""
     return (settings or Settings.from_env()).home / FILENAME
