@@ -1,7 +1,7 @@
 """Verdict Ledger's HTTP side: the Litestar app, its JSON API, pages and feed.
 
-``create_app`` is imported lazily so that ``ledger serve`` (api.cli) starts
-granian without loading the app in the parent process.
+``create_app`` is imported lazily so that ``ledger serve`` (:mod:`api.serve`)
+starts granian without loading the app in the parent process.
 """
 
 from __future__ import annotations

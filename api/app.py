@@ -2,9 +2,10 @@
 
 ``create_app`` wires controllers, dependencies, the problem-details handler
 and the request observer; its lifespan opens what a worker needs (the ledger,
-the token store, the API's own small store, the read model) and starts the
-projector that keeps the read model following the log. ``create_app_from_env``
-is what granian imports in each worker (``ledger serve``).
+the token store, the idempotency keys and rate-limit windows, the read model)
+and starts the projector that keeps the read model following the log.
+``create_app_from_env`` is what granian imports in each worker (``ledger
+serve``).
 """
 
 from __future__ import annotations
@@ -21,23 +22,28 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from api import feeds, pages
+from api.config import ApiSettings
 from api.controllers.comparisons import ComparisonsController
 from api.controllers.events import EventsController
+from api.controllers.feeds import FeedController
 from api.controllers.health import HealthController
+from api.controllers.pages import PagesController
 from api.controllers.problems import ProblemsController
 from api.controllers.reviewers import ReviewersController
 from api.controllers.reviews import ReviewsController
 from api.controllers.tools import ToolsController
-from api.controllers.votes import VotersController, VotesController
+from api.controllers.voters import VotersController
+from api.controllers.votes import VotesController
+from api.event_stream import Shutdown
+from api.idempotency import IdempotencyStore
 from api.observability import AccessLog, RequestObserver, logging_config
-from api.problems import problem_response
-from api.reads import EncodedCache, provide_read_model
+from api.prebuilt import EncodedCache
+from api.problem_details import problem_response
+from api.rate_limit import RateLimiter
+from api.read_your_writes import provide_read_model
 from api.security import Tokens, provide_principal
-from api.settings import ApiSettings
-from api.store import ApiStore
-from api.stream import Shutdown
-from api.writer import Writer
+from api.web.templating import static_router, template_config
+from api.writer_thread import WriterThread
 from ledger.application import Ledger
 from projections import readmodel_path
 from projections.projector import Projector
@@ -63,7 +69,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     home = settings.ledger
     ledger = Ledger(home)
     tokens = Tokens(home.auth_path, home.server_secret())
-    api_store = ApiStore(settings.api_db_path, settings.idempotency_ttl_seconds)
+    idempotency = IdempotencyStore(
+        settings.api_db_path, settings.idempotency_ttl_seconds
+    )
+    rate_limiter = RateLimiter(settings.api_db_path)
     path = readmodel_path(home)
     projector = Projector(ledger, path)
     projector.catch_up()
@@ -71,7 +80,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     projector.start()
     # Worker processes of one embedded store hand the write lock over in turn.
     shared_lock = settings.write_lock and home.event_store is None
-    writer = Writer(ledger, home.home / "writer.lock" if shared_lock else None)
+    writer = WriterThread(ledger, home.home / "writer.lock" if shared_lock else None)
     shutdown = Shutdown()
     shutdown.watch_signals()
     app.state.update(
@@ -79,7 +88,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ledger=ledger,
         writer=writer,
         tokens=tokens,
-        api_store=api_store,
+        idempotency=idempotency,
+        rate_limiter=rate_limiter,
         projector=projector,
         read_model=read_model,
     )
@@ -95,7 +105,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         writer.close()
         projector.close()
         read_model.close()
-        api_store.close()
+        rate_limiter.close()
+        idempotency.close()
         tokens.close()
         ledger.close()
 
@@ -123,9 +134,9 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             EventsController,
             HealthController,
             ProblemsController,
-            pages.PagesController,
-            feeds.FeedController,
-            pages.static_router(),
+            PagesController,
+            FeedController,
+            static_router(),
         ],
         dependencies={
             "ledger": _from_state("ledger"),
@@ -137,7 +148,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         exception_handlers={Exception: problem_response},
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
-        template_config=pages.template_config(),
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="Verdict Ledger",
             version="0.1.0",

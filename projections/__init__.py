@@ -6,6 +6,7 @@ and swaps it in; :class:`ReadModel` answers queries with the Structs of
 :mod:`projections.models`.
 """
 
+from projections.files import readmodel_path
 from projections.models import (
     AuditItem,
     AuditPage,
@@ -22,7 +23,6 @@ from projections.models import (
 )
 from projections.projector import Projector
 from projections.queries import ReadModel
-from projections.store import readmodel_path
 
 __all__ = [
     "AuditItem",

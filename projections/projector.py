@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ledger.application import Ledger
-from projections import fold, schema, store
+from projections import engine, files, registry, schema
 from projections.models import Lag
+from projections.rebuild import rebuild_if_schema_changed
 from projections.source import LogSource
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class Projector:
 
     Args:
         ledger: The ledger whose log is followed.
-        path: The read-model file (see :func:`projections.store.readmodel_path`).
+        path: The read-model file (see :func:`projections.files.readmodel_path`).
         batch_size: Events per transaction; larger batches fold faster.
         poll_interval: Seconds between polls when nothing wakes the projector.
     """
@@ -55,10 +56,11 @@ class Projector:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.source = LogSource(ledger)
+        self.dispatch = registry.dispatch()
         self.on_commit: Callable[[int], None] | None = None
         """Called with the new position after every batch this projector commits."""
-        self._conn: store.Connection | None = None
-        self._status: store.Connection | None = None
+        self._conn: files.Connection | None = None
+        self._status: files.Connection | None = None
         self._status_lock = threading.Lock()
         self._projecting = threading.Lock()
         self._projected = threading.Condition()
@@ -66,6 +68,7 @@ class Projector:
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        rebuild_if_schema_changed(ledger, self.path)
         self._position = schema.tracked_position(self._connection())
 
     @property
@@ -73,14 +76,14 @@ class Projector:
         """The position this projector last saw the file reflect."""
         return self._position
 
-    def _connection(self) -> store.Connection:
+    def _connection(self) -> files.Connection:
         """The open file, reopened if a rebuild has swapped in another."""
         conn = self._conn
-        if conn is not None and not store.swapped(conn, self.path):
+        if conn is not None and not files.swapped(conn, self.path):
             return conn
         if conn is not None:
             conn.close()
-        conn = store.connect(self.path)
+        conn = files.connect(self.path)
         schema.migrate(conn)
         self._conn = conn
         return conn
@@ -106,9 +109,10 @@ class Projector:
                 raws = self.source.read(after, self.batch_size, stop)
                 if not raws:
                     return after
+                batch = engine.Batch(conn, self.dispatch, log=self.source)
                 try:
-                    position = fold.project(conn, after, raws, source=self.source)
-                except fold.GapError:
+                    position = engine.project(conn, after, raws, batch)
+                except engine.GapError:
                     continue  # swapped for a file that reflects less: re-read
                 self._advanced(position)
                 if self.on_commit is not None:
@@ -187,9 +191,9 @@ class Projector:
         head = self.ledger.head_position()
         with self._status_lock:
             conn = self._status
-            if conn is None or store.swapped(conn, self.path):
+            if conn is None or files.swapped(conn, self.path):
                 if conn is not None:
                     conn.close()
-                conn = self._status = store.connect(self.path)
+                conn = self._status = files.connect(self.path)
             projected = schema.tracked_position(conn)
         return Lag(head=head, projected=projected, lag=max(0, head - projected))

@@ -23,8 +23,8 @@ import msgspec
 from ledger.domainmodel import pair
 from ledger.log import EVENT_CLASSES
 from ledger.rules import TOOL_FIELDS
-from projections import schema, store
-from projections.events import iso
+from projections import files, schema
+from projections.decoding import iso
 from projections.models import (
     AuditItem,
     AuditPage,
@@ -37,6 +37,7 @@ from projections.models import (
     ReviewItem,
     SplitItem,
 )
+from projections.readmodels.cards import BEFORE
 from projections.stats import card_figures
 
 MAX_PAGE = 1000
@@ -49,10 +50,8 @@ _CARD = (
     "community_low, community_high, version, position, updated_at, retired"
 )
 _HISTORY = (
-    "e.position, a.at, a.type, a.actor, a.reason, "
-    "e.before_panel_ship, e.before_panel_skip, e.before_community_ship, "
-    "e.before_community_skip, e.panel_ship, e.panel_skip, e.community_ship, "
-    "e.community_skip"
+    f"e.position, a.at, a.type, a.actor, a.reason, {BEFORE}, "
+    "e.panel_ship, e.panel_skip, e.community_ship, e.community_skip"
 )
 _AUDIT = "position, at, type, aggregate_id, version, actor, reason, data, request_id"
 
@@ -98,26 +97,26 @@ class ReadModel:
     reopens onto it.
 
     Args:
-        path: The read-model file (see :func:`projections.store.readmodel_path`);
+        path: The read-model file (see :func:`projections.files.readmodel_path`);
             created empty if nothing has projected into it yet.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._all: list[store.Connection] = []
+        self._all: list[files.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
         self._connection()
 
-    def _connection(self) -> store.Connection:
+    def _connection(self) -> files.Connection:
         if self._closed:
             msg = "the read model is closed"
             raise RuntimeError(msg)
-        conn: store.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and not store.swapped(conn, self.path):
+        conn: files.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not files.swapped(conn, self.path):
             return conn
-        fresh = store.connect(self.path)
+        fresh = files.connect(self.path)
         schema.migrate(fresh)
         with self._lock:
             if conn is not None:
@@ -281,9 +280,18 @@ class ReadModel:
         limit = _page_size(limit)
         with self._snapshot() as conn:
             rows = conn.execute(
-                f"SELECT e.tool, {_HISTORY} FROM tool_events e "
-                "INDEXED BY idx_tool_events_verdicts JOIN audit a USING (position) "
-                "WHERE e.kind IN ('tool', 'review') ORDER BY e.position DESC LIMIT ?",
+                "SELECT e.tool, e.position, a.at, a.type, a.actor, a.reason, "
+                "coalesce(p.panel_ship, 0), coalesce(p.panel_skip, 0), "
+                "coalesce(p.community_ship, 0), coalesce(p.community_skip, 0), "
+                "e.panel_ship, e.panel_skip, e.community_ship, e.community_skip "
+                "FROM (SELECT * FROM tool_events INDEXED BY idx_tool_events_verdicts "
+                "WHERE kind IN ('tool', 'review') ORDER BY position DESC LIMIT ?) e "
+                "JOIN audit a USING (position) "
+                "LEFT JOIN tool_events p ON p.position = ("
+                "  SELECT max(q.position) FROM tool_events q "
+                "  WHERE q.tool = e.tool AND q.position < e.position "
+                "  AND q.kind IS NOT NULL) "
+                "ORDER BY e.position DESC",
                 (limit,),
             ).fetchall()
         return [(row[0], _history(row[1:])) for row in rows]

@@ -1,249 +1,116 @@
-"""The read models' tables, created and evolved by sqlite-utils migrations.
+"""The read-model file's schema: every read model's tables, from the registry.
+
+Two sqlite-utils migrations make a fresh file: the bare tables and views,
+then the indexes queries read through (a rebuild bulk-loads bare tables and
+indexes them once at the end, much faster than keeping indexes up to date
+row by row). A read model can always be rebuilt from the log, so a schema
+change is not migrated in place: the file records a fingerprint of the
+schema it was made with, and a file made with another one asks for a rebuild
+(:class:`SchemaChanged`).
 
 Every table is keyed so that ``SELECT *`` ordered by its key is the same for
 an incremental projection and a full rebuild: no rowids that depend on how
 many times a row was replaced, no wall-clock values (times come from events).
-
-Indexes that only queries need are a migration of their own, so a rebuild can
-bulk-load into bare tables and index them once at the end, which is much
-faster than keeping the indexes up to date row by row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from projections.store import SQL
+from projections import registry
+from projections.engine import TRACKING, TRACKING_TABLE, tracked_position
 
-TRACKING = "readmodel"
-"""The tracking row's name: one position for every read model in the file."""
+__all__ = ["TRACKING", "SchemaChanged", "check", "migrate", "tracked_position"]
+
+TRACKING_DDL = f"""
+    CREATE TABLE {TRACKING_TABLE} (
+        name TEXT PRIMARY KEY,
+        position INTEGER NOT NULL
+    ) WITHOUT ROWID"""
+
+TABLES = registry.stored_tables()
+VIEWS = [view for model in registry.READ_MODELS for view in model.views]
+INDEXES = [index for table in TABLES for index in table.indexes]
+
+KEYS = {TRACKING_TABLE: "name"} | {table.name: ", ".join(table.key) for table in TABLES}
+"""Each table's ordering key: what makes ``SELECT *`` comparable row by row."""
+
+
+def fingerprint() -> int:
+    """A number that changes whenever any table, view or index does."""
+    text = "\n".join([TRACKING_DDL, *(t.ddl for t in TABLES), *VIEWS, *INDEXES])
+    digest = hashlib.sha256(" ".join(text.split()).encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1  # user_version is signed
+
+
+FINGERPRINT = fingerprint()
 
 migrations = Migrations("projections.readmodel")
 
-FIGURE_COLUMNS = """
-    {p}_ship INTEGER NOT NULL, {p}_skip INTEGER NOT NULL, {p}_total INTEGER NOT NULL,
-    {p}_pct REAL, {p}_low REAL, {p}_high REAL"""
+INDEXES_MIGRATION = "m002_indexes"
 
-TABLES = {
-    "tracking": """
-        CREATE TABLE tracking (
-            name TEXT PRIMARY KEY,
-            position INTEGER NOT NULL
-        ) WITHOUT ROWID""",
-    # One card per tool: its fields, both figure sets and what it reflects.
-    "tools": f"""
-        CREATE TABLE tools (
-            slug TEXT PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            name TEXT NOT NULL, vendor TEXT NOT NULL, category TEXT NOT NULL,
-            tagline TEXT NOT NULL, description TEXT NOT NULL, entry TEXT NOT NULL,
-            license TEXT NOT NULL,
-            {FIGURE_COLUMNS.format(p="panel")},
-            {FIGURE_COLUMNS.format(p="community")},
-            version INTEGER NOT NULL,
-            position INTEGER NOT NULL,
-            updated_at TEXT NOT NULL,
-            retired INTEGER NOT NULL,
-            registered_position INTEGER NOT NULL
-        ) WITHOUT ROWID""",
-    # Each version of a tool's own fields, so an as-of card is one lookup.
-    "tool_versions": """
-        CREATE TABLE tool_versions (
-            slug TEXT NOT NULL, version INTEGER NOT NULL,
-            name TEXT NOT NULL, vendor TEXT NOT NULL, category TEXT NOT NULL,
-            tagline TEXT NOT NULL, description TEXT NOT NULL, entry TEXT NOT NULL,
-            license TEXT NOT NULL, retired INTEGER NOT NULL,
-            at TEXT NOT NULL, position INTEGER NOT NULL,
-            PRIMARY KEY (slug, version)
-        ) WITHOUT ROWID""",
-    "reviewers": """
-        CREATE TABLE reviewers (
-            handle TEXT PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            name TEXT NOT NULL, lens TEXT NOT NULL, retired INTEGER NOT NULL,
-            version INTEGER NOT NULL, enrolled_position INTEGER NOT NULL,
-            position INTEGER NOT NULL, updated_at TEXT NOT NULL
-        ) WITHOUT ROWID""",
-    # The current review per (tool, reviewer); withdrawn ones are kept, flagged.
-    "reviews": """
-        CREATE TABLE reviews (
-            id TEXT PRIMARY KEY,
-            tool TEXT NOT NULL, reviewer TEXT NOT NULL,
-            verdict TEXT NOT NULL, rationale TEXT NOT NULL,
-            revision INTEGER NOT NULL,
-            submitted_at TEXT NOT NULL, revised_at TEXT,
-            withdrawn INTEGER NOT NULL,
-            version INTEGER NOT NULL,
-            submitted_position INTEGER NOT NULL, position INTEGER NOT NULL
-        ) WITHOUT ROWID""",
-    # ``lo``/``hi`` is the order-free key of the pair; ``a``/``b`` as published.
-    "comparisons": """
-        CREATE TABLE comparisons (
-            lo TEXT NOT NULL, hi TEXT NOT NULL,
-            id TEXT NOT NULL UNIQUE,
-            a TEXT NOT NULL, b TEXT NOT NULL, question TEXT NOT NULL,
-            retired INTEGER NOT NULL, version INTEGER NOT NULL,
-            published_position INTEGER NOT NULL, position INTEGER NOT NULL,
-            updated_at TEXT NOT NULL,
-            PRIMARY KEY (lo, hi)
-        ) WITHOUT ROWID""",
-    # Each reviewer's live verdicts on both tools of a comparison.
-    "splits": """
-        CREATE TABLE splits (
-            lo TEXT NOT NULL, hi TEXT NOT NULL, reviewer TEXT NOT NULL,
-            lo_verdict TEXT, hi_verdict TEXT,
-            PRIMARY KEY (lo, hi, reviewer)
-        ) WITHOUT ROWID""",
-    "head_to_head": """
-        CREATE TABLE head_to_head (
-            lo TEXT NOT NULL, hi TEXT NOT NULL,
-            lo_picks INTEGER NOT NULL, hi_picks INTEGER NOT NULL,
-            total INTEGER NOT NULL,
-            PRIMARY KEY (lo, hi)
-        ) WITHOUT ROWID""",
-    # The audit index: every event of the log, envelope and data, as stored.
-    "audit": """
-        CREATE TABLE audit (
-            position INTEGER PRIMARY KEY,
-            at TEXT NOT NULL, type TEXT NOT NULL, aggregate_id TEXT NOT NULL,
-            version INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
-            request_id TEXT NOT NULL, data TEXT NOT NULL
-        )""",
-    # Every event that concerns a tool: ``tool`` (and ``other_tool`` for a
-    # comparison's events) for the audit index by tool, and for an event that
-    # changed the tool's card (``kind`` is then tool, review or vote) the
-    # card's figures before and after it and the version of the tool's fields
-    # it showed. That is the verdict history, and an as-of card is one lookup
-    # of it. Figures are stored as the counts they derive from; shares and
-    # intervals are a pure function of those.
-    "tool_events": """
-        CREATE TABLE tool_events (
-            position INTEGER PRIMARY KEY,
-            tool TEXT NOT NULL, other_tool TEXT, kind TEXT, tool_version INTEGER,
-            before_panel_ship INTEGER, before_panel_skip INTEGER,
-            before_community_ship INTEGER, before_community_skip INTEGER,
-            panel_ship INTEGER, panel_skip INTEGER,
-            community_ship INTEGER, community_skip INTEGER
-        )""",
-}
 
-KEYS = {
-    "tracking": "name",
-    "tools": "slug",
-    "tool_versions": "slug, version",
-    "reviewers": "handle",
-    "reviews": "id",
-    "comparisons": "lo, hi",
-    "splits": "lo, hi, reviewer",
-    "head_to_head": "lo, hi",
-    "audit": "position",
-    "tool_events": "position",
-}
-"""Each table's ordering key: what makes ``SELECT *`` comparable row by row."""
-
-READ_MODELS = (
-    "tools",
-    "reviews",
-    "reviewers",
-    "comparisons",
-    "splits",
-    "head_to_head",
-    "history",
-    "audit",
-)
-"""The tables queries answer from (the rest is state the fold needs)."""
-
-INDEXES = (
-    # Folding needs these, so they exist from the start.
-    ("reviews", ("tool", "reviewer"), True),
-    ("comparisons", ("hi",), False),
-)
-
-HISTORY_VIEW = """
-    CREATE VIEW history AS
-    SELECT e.position, e.tool AS slug, a.at, a.type, e.kind, a.actor, a.reason,
-        e.tool_version, e.before_panel_ship, e.before_panel_skip,
-        e.before_community_ship, e.before_community_skip,
-        e.panel_ship, e.panel_skip, e.community_ship, e.community_skip
-    FROM tool_events e JOIN audit a USING (position)
-    WHERE e.kind IS NOT NULL"""
+class SchemaChanged(RuntimeError):
+    """The file was made by another version of the read models: rebuild it."""
 
 
 @migrations()
 def m001_tables(db: Database) -> None:
-    """Creates every table and the indexes the fold itself reads through."""
-    for ddl in TABLES.values():
-        db.execute(ddl)
-    db.execute(HISTORY_VIEW)
-    db.execute("INSERT INTO tracking (name, position) VALUES (?, 0)", [TRACKING])
-    for table, columns, unique in INDEXES:
-        db[table].create_index(columns, unique=unique)  # type: ignore[union-attr]
+    """The bare tables and views of every read model, and the tracking row."""
+    db.execute(TRACKING_DDL)
+    for table in TABLES:
+        db.execute(table.ddl)
+    for view in VIEWS:
+        db.execute(view)
+    db.execute(
+        f"INSERT INTO {TRACKING_TABLE} (name, position) VALUES (?, 0)", [TRACKING]
+    )
+    db.execute(f"PRAGMA user_version = {FINGERPRINT}")
 
 
-AUDIT_INDEXES = "m002_audit_indexes"
-TOOL_EVENT_INDEXES = "m003_tool_event_indexes"
+@migrations(name=INDEXES_MIGRATION)
+def m002_indexes(db: Database) -> None:
+    """The indexes queries read through; built last by a rebuild."""
+    for index in INDEXES:
+        db.execute(index)
 
 
-@migrations(name=AUDIT_INDEXES)
-def m002_audit_indexes(db: Database) -> None:
-    """The audit index by event type, actor and time; built last on rebuild."""
-    audit = db["audit"]
-    audit.create_index(("type", "position"))  # type: ignore[union-attr]
-    audit.create_index(("actor", "position"))  # type: ignore[union-attr]
-    audit.create_index(("at",))  # type: ignore[union-attr]
+def _database(conn: sqlite3.Connection) -> Database:
+    return Database(conn, execute_plugins=False, recursive_triggers=False)
 
 
-TOOL_EVENT_INDEX_DDL = (
-    "CREATE INDEX IF NOT EXISTS idx_tool_events_tool_position "
-    "ON tool_events (tool, position)",
-    "CREATE INDEX IF NOT EXISTS idx_tool_events_other_tool "
-    "ON tool_events (other_tool, position) WHERE other_tool IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS idx_tool_events_verdicts "
-    "ON tool_events (position) WHERE kind IN ('tool', 'review')",
-)
-"""m003's indexes, as plain SQL: a bulk rebuild's fold builds them itself,
-through another SQLite binding, and m003 then finds them there."""
-
-
-@migrations(name=TOOL_EVENT_INDEXES)
-def m003_tool_event_indexes(db: Database) -> None:
-    """Events and history by tool, and the feed of verdict changes."""
-    for ddl in TOOL_EVENT_INDEX_DDL:
-        db.execute(ddl)
-
-
-@migrations()
-def m004_votes_from_audit(db: Database) -> None:
-    """Drops the table of every vote's state, which a rebuild derived twice.
-
-    Vote.Changed and Vote.Retracted name only the vote; its subject and last
-    choice are in its earlier events. This migration first had them looked
-    up in the audit by aggregate, an index that m005 drops again.
-    """
-    db.execute("DROP TABLE IF EXISTS votes")
-
-
-@migrations()
-def m005_votes_from_the_log(db: Database) -> None:
-    """Drops the audit index by aggregate that m004 once built.
-
-    The fold reads a vote's earlier events from the log instead, under the
-    log's own primary key, so the read model need not index a million
-    aggregate ids for the few votes changed in a batch.
-    """
-    db.execute("DROP INDEX IF EXISTS idx_audit_aggregate_id_position")
+def check(conn: sqlite3.Connection) -> None:
+    """Raises :class:`SchemaChanged` if the file was made with another schema."""
+    made_with = conn.execute("PRAGMA user_version").fetchone()[0]
+    if made_with == FINGERPRINT:
+        return
+    made = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = '_sqlite_migrations'"
+    ).fetchone()[0]
+    if made_with == 0 and not made:
+        return  # a fresh file
+    msg = (
+        "the read models were built by another version of Verdict Ledger; "
+        "run `ledger rebuild` to build them afresh from the log"
+    )
+    raise SchemaChanged(msg)
 
 
 def migrate(conn: sqlite3.Connection, *, stop_before: str | None = None) -> None:
-    """Applies pending migrations, once, even with several processes opening.
+    """Makes a fresh file's schema, once, even with several processes opening.
 
     The check is lock-free; applying takes the write lock and checks again, so
     two workers starting together cannot both create the tables.
+
+    Raises:
+        SchemaChanged: If the file was made with another schema.
     """
-    db = Database(conn, execute_plugins=False, recursive_triggers=False)
+    check(conn)
+    db = _database(conn)
     if not migrations.pending(db):
         return
     conn.execute("BEGIN IMMEDIATE")
@@ -257,16 +124,4 @@ def migrate(conn: sqlite3.Connection, *, stop_before: str | None = None) -> None
 
 def is_migrated(conn: sqlite3.Connection) -> bool:
     """Whether every migration, indexes included, has been applied."""
-    db = Database(conn, execute_plugins=False, recursive_triggers=False)
-    return not migrations.pending(db)
-
-
-def tracked_position(conn: SQL) -> int:
-    """The position every read model in the file reflects (0 before any)."""
-    try:
-        row = conn.execute(
-            "SELECT position FROM tracking WHERE name = ?", (TRACKING,)
-        ).fetchone()
-    except sqlite3.OperationalError:  # no tables yet
-        return 0
-    return int(row[0]) if row else 0
+    return not migrations.pending(_database(conn))

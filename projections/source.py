@@ -19,7 +19,6 @@ from uuid import UUID
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.application import Ledger
-from projections.store import SQL
 
 Raw = tuple[int, str, int, str, bytes]
 """One stored event: position, aggregate id (hex), version, topic, state."""
@@ -40,14 +39,14 @@ class LogFile:
 
     Plain SQL on any DB-API connection to the file, so that a process of its
     own can read the log with another SQLite binding (see
-    :mod:`projections.replayer`).
+    :mod:`projections.rebuild.fold_process`).
 
     Args:
         conn: A connection to the log file.
         table: The events table.
     """
 
-    def __init__(self, conn: SQL, table: str) -> None:
+    def __init__(self, conn: Any, table: str) -> None:
         self.conn = conn
         self.table = table
 
@@ -60,20 +59,6 @@ class LogFile:
             (after, LAST if stop is None else stop, limit),
         ).fetchall()
         return rows
-
-    def changed_aggregates(self, limit: int) -> frozenset[str] | None:
-        """The ids of every aggregate with a second event; None past ``limit``.
-
-        A scan of the primary-key index (aggregate id, version) alone.
-        """
-        rows = self.conn.execute(
-            f"SELECT originator_id FROM {self.table} "
-            "WHERE originator_version = 2 LIMIT ?",
-            (limit + 1,),
-        ).fetchall()
-        if len(rows) > limit:
-            return None
-        return frozenset(aggregate_id for (aggregate_id,) in rows)
 
     def close(self) -> None:
         """Closes the connection."""
@@ -138,18 +123,6 @@ class LogSource:
     def _file(self) -> LogFile:
         assert self._sqlite is not None
         return LogFile(self._connection(), self._sqlite[1])
-
-    def changed_aggregates(self, limit: int) -> frozenset[str] | None:
-        """The ids of every aggregate with more than one event, if cheap to tell.
-
-        A replay need hold only the votes among them: any other vote is never
-        named again. For the embedded store this scans the log's primary-key
-        index alone. None for any other store, and when there are more than
-        ``limit``, so that the set itself stays within a replay's memory.
-        """
-        if self._sqlite is None:
-            return None
-        return self._file().changed_aggregates(limit)
 
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]:
         """Up to ``limit`` events after position ``after`` (up to ``stop``)."""

@@ -10,13 +10,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.types import ASGIApp
 
-from api import writes
-from api.controllers.tools import NOT_MODIFIED, card_response
-from api.problems import documented
-from api.reads import MinPosition, content_etag, encode, reach
+from api import commands
+from api.prebuilt import NOT_MODIFIED, content_etag, prebuilt_response
+from api.problem_details import documented
+from api.read_your_writes import READ, MinPosition, reach
 from api.schemas import ComparisonCreate, ComparisonList, WriteReceipt
-from api.security import BEARER, principal_of, requires
-from api.store import StoredResponse
+from api.security import BEARER, requires
 from ledger import errors
 from ledger.application import Ledger
 from projections.models import ComparisonView
@@ -29,7 +28,12 @@ class ComparisonsController(Controller):
     path = "/api/comparisons"
     tags = ["comparisons"]
 
-    @get("/", sync_to_thread=False, summary="Every published comparison")
+    @get(
+        "/",
+        sync_to_thread=False,
+        summary="Every published comparison",
+        responses=documented(*READ),
+    )
     def list_comparisons(
         self, read_model: NamedDependency[ReadModel]
     ) -> ComparisonList:
@@ -39,9 +43,9 @@ class ComparisonsController(Controller):
         "/{a:str}/{b:str}",
         summary="Both cards, the reviewer split and the head-to-head tally",
         responses={
-            **card_response(ComparisonView),
+            **prebuilt_response(ComparisonView),
             **NOT_MODIFIED,
-            **documented(404, 503),
+            **documented(404, *READ),
         },
     )
     async def comparison(
@@ -59,17 +63,14 @@ class ComparisonsController(Controller):
         if min_position:
             await reach(state, min_position)
         read_model: ReadModel = state.read_model
-        position = read_model.position()
-        entry = state.encoded.get(("comparison", a, b), position)
+        entry = state.encoded.view(
+            ("comparison", a, b),
+            read_model.position(),
+            lambda: read_model.comparison(a, b),
+            lambda _, body: content_etag(body),
+        )
         if entry is None:
-            view = read_model.comparison(a, b)
-            if view is None:
-                msg = f"no comparison of {a!r} and {b!r}"
-                raise errors.ComparisonNotFound(msg)
-            body = encode(view)
-            entry = state.encoded.put(
-                ("comparison", a, b), position, body, content_etag(body)
-            )
+            raise errors.ComparisonNotFound(f"no comparison of {a!r} and {b!r}")
         return entry.answer(request)
 
     @post(
@@ -86,19 +87,12 @@ class ComparisonsController(Controller):
         ledger: NamedDependency[Ledger],
     ) -> Response[WriteReceipt]:
         """201 with ``Location``; honours ``Idempotency-Key``."""
-        principal = principal_of(request)
-        ctx = writes.context(request, principal)
-
-        async def publish() -> StoredResponse:
-            receipt = await writes.run(
-                request,
-                ledger.publish_comparison,
-                ctx,
-                data.a,
-                data.b,
-                question=data.question,
-            )
-            location = f"/api/comparisons/{data.a}/{data.b}"
-            return writes.stored(receipt, location=location)
-
-        return await writes.idempotent(request, principal, data, publish)
+        return await commands.create(
+            request,
+            data,
+            f"/api/comparisons/{data.a}/{data.b}",
+            ledger.publish_comparison,
+            data.a,
+            data.b,
+            question=data.question,
+        )

@@ -13,8 +13,9 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from api.problems import ApiProblem, documented
-from api.stream import follow
+from api.event_stream import follow
+from api.problem_details import ApiProblem, documented
+from api.read_your_writes import READ
 from ledger import log as event_log
 from ledger.application import Ledger
 from projections.models import AuditPage
@@ -27,7 +28,7 @@ def _check_type(type_: str | None) -> None:
     if type_ is not None and type_ not in event_log.EVENT_CLASSES:
         known = ", ".join(sorted(event_log.EVENT_CLASSES))
         raise ApiProblem(
-            422, "unknown-event-type", f"unknown event type {type_!r}; known: {known}"
+            "unknown-event-type", f"unknown event type {type_!r}; known: {known}"
         )
 
 
@@ -38,7 +39,6 @@ def _resume_point(last_event_id: str) -> int:
         position = -1
     if position < 0:
         raise ApiProblem(
-            422,
             "invalid-last-event-id",
             f"Last-Event-ID must be a log position, not {last_event_id!r}",
         )
@@ -55,7 +55,7 @@ class EventsController(Controller):
         "/",
         sync_to_thread=False,
         summary="A page of the audit log, oldest first, optionally filtered",
-        responses=documented(422, 503),
+        responses=documented(*READ),
     )
     def page(
         self,
@@ -89,7 +89,7 @@ class EventsController(Controller):
     @get(
         "/stream",
         summary="The log as server-sent events, live, resumable with Last-Event-ID",
-        responses=documented(422),
+        responses=documented(400, 422),
     )
     async def stream(
         self,

@@ -9,11 +9,10 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from api import writes
-from api.problems import documented
+from api import commands
+from api.problem_details import documented
 from api.schemas import ReviewerCreate, WriteReceipt
-from api.security import BEARER, principal_of, requires
-from api.store import StoredResponse
+from api.security import BEARER, requires
 from ledger.application import Ledger
 
 
@@ -42,18 +41,12 @@ class ReviewersController(Controller):
         contract; they appear in each tool's reviews. Issue the reviewer a
         token with ``ledger token create --role reviewer --reviewer HANDLE``.
         """
-        principal = principal_of(request)
-        ctx = writes.context(request, principal)
-
-        async def enroll() -> StoredResponse:
-            receipt = await writes.run(
-                request,
-                ledger.enroll_reviewer,
-                ctx,
-                data.handle,
-                name=data.name,
-                lens=data.lens,
-            )
-            return writes.stored(receipt)
-
-        return await writes.idempotent(request, principal, data, enroll)
+        return await commands.create(
+            request,
+            data,
+            None,
+            ledger.enroll_reviewer,
+            data.handle,
+            name=data.name,
+            lens=data.lens,
+        )

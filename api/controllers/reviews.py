@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
-import anyio.to_thread
 from litestar import Controller, Request, Response, delete, get, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from api import writes
-from api.problems import documented
+from api import commands
+from api.controllers.tools import missing
+from api.problem_details import documented
+from api.read_your_writes import READ
 from api.schemas import ReviewList, ReviewPut, WriteReceipt
 from api.security import BEARER, principal_of, requires
-from ledger import errors
 from ledger.application import Ledger
 from projections.queries import ReadModel
 
@@ -27,7 +28,7 @@ IfMatch = Annotated[
 ]
 
 
-def _own_review(request: Request[Any, Any, State], handle: FromPath[str]) -> None:
+def _own_review(request: Request[Any, Any, State], handle: str) -> None:
     principal = principal_of(request)
     if principal.reviewer != handle:
         msg = (
@@ -37,12 +38,9 @@ def _own_review(request: Request[Any, Any, State], handle: FromPath[str]) -> Non
         raise PermissionDeniedException(msg)
 
 
-def _unchanged(
-    ledger: NamedDependency[Ledger], slug: FromPath[str], handle: FromPath[str]
-) -> WriteReceipt:
-    """The answer to a PUT equal to the live review: nothing appended."""
-    version = ledger.review(slug, handle)["version"]
-    return WriteReceipt(version=version, position=ledger.head_position())
+def _review_version(ledger: Ledger, slug: str, handle: str) -> int:
+    version: int = ledger.review(slug, handle)["version"]
+    return version
 
 
 class ReviewsController(Controller):
@@ -55,13 +53,13 @@ class ReviewsController(Controller):
         "/",
         sync_to_thread=False,
         summary="Each panel reviewer's current review of the tool",
-        responses=documented(404, 503),
+        responses=documented(404, *READ),
     )
     def list_reviews(
         self, slug: FromPath[str], read_model: NamedDependency[ReadModel]
     ) -> ReviewList:
         if read_model.tool(slug) is None:
-            raise errors.ToolNotFound(f"no tool {slug!r}")
+            raise missing(slug)
         return ReviewList(items=read_model.reviews(slug))
 
     @put(
@@ -69,7 +67,10 @@ class ReviewsController(Controller):
         guards=[requires("reviewer")],
         security=BEARER,
         summary="Submit, revise or resubmit one's review (that reviewer)",
-        responses=documented(400, 401, 403, 404, 409, 412, 413, 422),
+        responses={
+            **commands.FIRST_PUT,
+            **documented(400, 401, 403, 404, 409, 412, 413, 422),
+        },
     )
     async def put_review(
         self,
@@ -88,28 +89,24 @@ class ReviewsController(Controller):
         the review's current version and the log head as ``position``, so a
         retried PUT neither fails nor writes twice.
         """
-        del if_match  # declared for OpenAPI; parsed by writes.if_match
+        del if_match  # declared for OpenAPI; parsed by commands.if_match
         _own_review(request, handle)
-        try:
-            receipt = await writes.run(
-                request,
-                ledger.put_review,
-                writes.context(request, principal_of(request)),
-                slug,
-                handle,
-                verdict=data.verdict,
-                rationale=data.rationale,
-                reason=data.reason,
-                expected_version=writes.if_match(request),
-            )
-        except errors.NothingChanged:
-            unchanged = await anyio.to_thread.run_sync(_unchanged, ledger, slug, handle)
-            return writes.answer(unchanged)
-        if receipt.version == 1:
-            return writes.answer(
-                receipt, status=201, location=f"/api/tools/{slug}/reviews"
-            )
-        return writes.answer(receipt)
+        write = commands.run(
+            request,
+            ledger.put_review,
+            slug,
+            handle,
+            verdict=data.verdict,
+            rationale=data.rationale,
+            reason=data.reason,
+            expected_version=commands.if_match(request),
+        )
+        return await commands.put(
+            ledger,
+            write,
+            functools.partial(_review_version, ledger, slug, handle),
+            location=f"/api/tools/{slug}/reviews",
+        )
 
     @delete(
         "/{handle:str}",
@@ -132,15 +129,14 @@ class ReviewsController(Controller):
         if_match: IfMatch = None,
     ) -> Response[WriteReceipt]:
         """A withdrawn review stops counting; withdrawing it again is 409."""
-        del if_match  # declared for OpenAPI; parsed by writes.if_match
+        del if_match  # declared for OpenAPI; parsed by commands.if_match
         _own_review(request, handle)
-        receipt = await writes.run(
+        receipt = await commands.run(
             request,
             ledger.withdraw_review,
-            writes.context(request, principal_of(request)),
             slug,
             handle,
             reason=reason,
-            expected_version=writes.if_match(request),
+            expected_version=commands.if_match(request),
         )
-        return writes.answer(receipt)
+        return commands.answer(receipt)

@@ -8,31 +8,23 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ASGIApp
 
-from api import writes
-from api.problems import ApiProblem, documented
-from api.reads import MinPosition, cached_card, reach
+from api import commands
+from api.prebuilt import NOT_MODIFIED, card_etag, prebuilt_response
+from api.problem_details import ApiProblem, documented
+from api.read_your_writes import READ, MinPosition, reach
 from api.schemas import HistoryList, ToolCreate, ToolList, ToolUpdate, WriteReceipt
-from api.security import BEARER, principal_of, requires
+from api.security import BEARER, requires
 from ledger import errors
 from ledger.application import Ledger
 from projections.models import Card
 from projections.queries import ReadModel
 
-NOT_MODIFIED = {
-    304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")
-}
 
-
-def card_response(model: type[Any]) -> dict[int, ResponseSpec]:
-    """The 200 entry of a handler that answers prebuilt bytes of ``model``."""
-    return {200: ResponseSpec(model, description="OK; with an ETag")}
-
-
-def _missing(slug: str) -> errors.ToolNotFound:
+def missing(slug: str) -> errors.ToolNotFound:
+    """The refusal of a read that names no registered tool."""
     return errors.ToolNotFound(f"no tool {slug!r}")
 
 
@@ -42,14 +34,23 @@ class ToolsController(Controller):
     path = "/api/tools"
     tags = ["tools"]
 
-    @get("/", sync_to_thread=False, summary="Every tool's current card")
+    @get(
+        "/",
+        sync_to_thread=False,
+        summary="Every tool's current card",
+        responses=documented(*READ),
+    )
     def list_tools(self, read_model: NamedDependency[ReadModel]) -> ToolList:
         return ToolList(items=read_model.tools())
 
     @get(
         "/{slug:str}",
         summary="A tool's current card",
-        responses={**card_response(Card), **NOT_MODIFIED, **documented(404, 503)},
+        responses={
+            **prebuilt_response(Card),
+            **NOT_MODIFIED,
+            **documented(404, *READ),
+        },
     )
     async def card(
         self,
@@ -67,28 +68,34 @@ class ToolsController(Controller):
         state = request.app.state
         if min_position:
             await reach(state, min_position)
-        entry = cached_card(state.encoded, state.read_model, slug)
+        read_model: ReadModel = state.read_model
+        entry = state.encoded.view(
+            ("card", slug),
+            read_model.position(),
+            lambda: read_model.tool(slug),
+            lambda card, _: card_etag(card),
+        )
         if entry is None:
-            raise _missing(slug)
+            raise missing(slug)
         return entry.answer(request)
 
     @get(
         "/{slug:str}/history",
         sync_to_thread=False,
         summary="Every event that changed the card, with the figures around it",
-        responses=documented(404, 503),
+        responses=documented(404, *READ),
     )
     def history(
         self, slug: FromPath[str], read_model: NamedDependency[ReadModel]
     ) -> HistoryList:
         if read_model.tool(slug) is None:
-            raise _missing(slug)
+            raise missing(slug)
         return HistoryList(items=read_model.history(slug))
 
     @get(
         "/{slug:str}/scorecard",
         summary="The card as it stood at a time or a log position",
-        responses=documented(404, 422, 503),
+        responses=documented(404, *READ),
     )
     async def scorecard(
         self,
@@ -113,7 +120,6 @@ class ToolsController(Controller):
         """
         if (as_of is None) == (position is None):
             raise ApiProblem(
-                422,
                 "scorecard-needs-one-point",
                 "pass exactly one of 'as_of' (an ISO-8601 time) or 'position' "
                 "(a log position)",
@@ -125,7 +131,7 @@ class ToolsController(Controller):
         card = read_model.card_as_of(slug, at=as_of, position=position)
         if card is None:
             if read_model.tool(slug) is None:
-                raise _missing(slug)
+                raise missing(slug)
             when = f"at {as_of.isoformat()}" if as_of else f"at position {position}"
             raise errors.ToolNotFound(f"tool {slug!r} was not registered yet {when}")
         return card
@@ -144,16 +150,14 @@ class ToolsController(Controller):
         ledger: NamedDependency[Ledger],
     ) -> Response[WriteReceipt]:
         """201 with ``Location``; honours ``Idempotency-Key``."""
-        principal = principal_of(request)
-        ctx = writes.context(request, principal)
-
-        async def register() -> writes.StoredResponse:
-            receipt = await writes.run(
-                request, ledger.register_tool, ctx, data.slug, data.fields()
-            )
-            return writes.stored(receipt, location=f"/api/tools/{data.slug}")
-
-        return await writes.idempotent(request, principal, data, register)
+        return await commands.create(
+            request,
+            data,
+            f"/api/tools/{data.slug}",
+            ledger.register_tool,
+            data.slug,
+            data.fields(),
+        )
 
     @patch(
         "/{slug:str}",
@@ -181,14 +185,13 @@ class ToolsController(Controller):
         A stale ``If-Match`` is 412; without it, an edit that races another
         write to the same tool is 409. An edit that changes nothing is 422.
         """
-        del if_match  # declared for OpenAPI; parsed by writes.if_match
-        receipt = await writes.run(
+        del if_match  # declared for OpenAPI; parsed by commands.if_match
+        receipt = await commands.run(
             request,
             ledger.edit_tool,
-            writes.context(request, principal_of(request)),
             slug,
             data.changes(),
             reason=data.reason,
-            expected_version=writes.if_match(request),
+            expected_version=commands.if_match(request),
         )
-        return writes.answer(receipt)
+        return commands.answer(receipt)

@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -203,13 +205,20 @@ def _free_port() -> int:
         return port
 
 
-def _prepare(home: Path, voters: int, say: Any) -> Path:
-    """The demo ledger, and a file of ``voters`` pre-issued voter tokens."""
+@contextmanager
+def _opened(home: Path) -> Iterator[Ledger]:
+    """The ledger of ``home``, closed afterwards."""
     ledger = Ledger(Settings(home=home))
     try:
-        demo.load(ledger)
+        yield ledger
     finally:
         ledger.close()
+
+
+def _prepare(home: Path, voters: int, say: Any) -> Path:
+    """The demo ledger, and a file of ``voters`` pre-issued voter tokens."""
+    with _opened(home) as ledger:
+        demo.load(ledger)
     settings = Settings(home=home)
     store = TokenStore(settings.auth_path, settings.server_secret())
     path = home / "voter-tokens.txt"
@@ -312,9 +321,8 @@ def _median_round(rounds: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _votes_logged(home: Path, after: int) -> int:
-    ledger = Ledger(Settings(home=home))
-    try:
-        count = 0
+    count = 0
+    with _opened(home) as ledger:
         while True:
             page = event_log.read(
                 ledger.recorder,
@@ -326,8 +334,6 @@ def _votes_logged(home: Path, after: int) -> int:
                 return count
             count += len(page)
             after = page[-1].position
-    finally:
-        ledger.close()
 
 
 def run(args: argparse.Namespace) -> Figures:
@@ -417,8 +423,5 @@ def run(args: argparse.Namespace) -> Figures:
 
 
 def _head(home: Path) -> int:
-    ledger = Ledger(Settings(home=home))
-    try:
+    with _opened(home) as ledger:
         return ledger.head_position()
-    finally:
-        ledger.close()

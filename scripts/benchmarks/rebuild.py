@@ -447,9 +447,9 @@ def measure_scan(home: Path) -> float:
     """
     from ledger.application import Ledger
     from ledger.settings import Settings
-    from projections.events import decode
-    from projections.replayer import open_log
-    from projections.source import LogSource
+    from projections.decoding import decode
+    from projections.rebuild.scratch import connect_apsw
+    from projections.source import LogFile, LogSource
 
     ledger = Ledger(Settings(home=home))
     source = LogSource(ledger)
@@ -457,7 +457,7 @@ def measure_scan(home: Path) -> float:
     source.close()
     ledger.close()  # APSW alone may have the file open in this process
     assert log_file is not None
-    log = open_log(log_file)
+    log = LogFile(connect_apsw(log_file[0], read_only=True), log_file[1])
     try:
         started = time.perf_counter()
         count = after = 0
@@ -485,8 +485,8 @@ def measure_rebuild(home: Path) -> dict[str, float]:
 def _child_rebuild(home: Path) -> None:
     from ledger.application import Ledger
     from ledger.settings import Settings
+    from projections import readmodel_path
     from projections.rebuild import rebuild
-    from projections.store import readmodel_path
 
     settings = Settings(home=home)
     ledger = Ledger(settings)
@@ -541,6 +541,7 @@ def measure_naive(home: Path, sample: int) -> float:
         notifications = ledger.recorder.select_notifications(start=1, limit=sample)
         started = time.perf_counter()
         for notification in notifications:
+            projection.view.stored[notification.id] = notification
             domain_event = ledger.mapper.to_domain_event(notification)
             projection.process_event(
                 domain_event, Tracking(ledger.name, notification.id)
@@ -559,28 +560,20 @@ class NaiveView:
     """A materialised view that records each event with its tracking, alone."""
 
     def __init__(self, path: Path, source: Any) -> None:
-        from projections import schema, store
+        from projections import files, registry, schema
 
         self.source = source
-        self.conn = store.connect(path)
+        self.dispatch = registry.dispatch()
+        self.conn = files.connect(path)
         schema.migrate(self.conn)
+        self.stored: dict[int, Any] = {}
+        """The stored event behind each domain event, by position."""
 
-    def record(self, event: Any, tracking: Any) -> None:
-        from projections import fold, schema
+    def record(self, raw: Any, tracking: Any) -> None:
+        from projections import engine
 
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if schema.tracked_position(conn) < tracking.notification_id:
-                fold.Batch(conn, self.source).apply([event])
-                conn.execute(
-                    "UPDATE tracking SET position = ? WHERE name = ?",
-                    (tracking.notification_id, schema.TRACKING),
-                )
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        batch = engine.Batch(self.conn, self.dispatch, log=self.source)
+        engine.project(self.conn, tracking.notification_id - 1, [raw], batch)
 
     def close(self) -> None:
         self.conn.close()
@@ -589,30 +582,26 @@ class NaiveView:
 def _naive_projection_class() -> type[Any]:
     from eventsourcing.projection import Projection
 
-    from projections.events import Event, iso
-
-    envelope = {"originator_id", "originator_version", "timestamp", "actor"}
-    envelope |= {"reason", "request_id", "originator_topic"}
-
     class _NaiveProjection(Projection[Any]):
-        """Processes one domain event at a time, as ``ProjectionRunner`` calls it."""
+        """Processes one domain event at a time, as ``ProjectionRunner`` calls it.
+
+        The fold reads events as stored, so each domain event is folded from
+        the stored event it was mapped from (the tracking names its position).
+        """
 
         name = "naive"
 
         def process_event(self, domain_event: Any, tracking: Any) -> None:
-            state = vars(domain_event)
-            event = Event(
-                position=tracking.notification_id,
-                at=iso(domain_event.timestamp),
-                type=type(domain_event).__qualname__,
-                aggregate_id=domain_event.originator_id.hex,
-                version=domain_event.originator_version,
-                actor=domain_event.actor,
-                reason=domain_event.reason,
-                request_id=domain_event.request_id,
-                data={k: v for k, v in state.items() if k not in envelope},
+            stored = self.view.stored.pop(tracking.notification_id)
+            assert stored.originator_id == domain_event.originator_id
+            raw = (
+                tracking.notification_id,
+                stored.originator_id.hex,
+                stored.originator_version,
+                stored.topic,
+                stored.state,
             )
-            self.view.record(event, tracking)
+            self.view.record(raw, tracking)
 
     return _NaiveProjection
 

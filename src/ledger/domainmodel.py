@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from uuid import NAMESPACE_DNS, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -48,6 +48,9 @@ def comparison_subject(a: str, b: str) -> str:
 class LedgerAggregate(Aggregate):
     """Base aggregate whose events say who acted, why, and in which request."""
 
+    kind: ClassVar[str]
+    """The aggregate's kind, part of its id: renaming it would change every id."""
+
     class Event(Aggregate.Event):
         actor: str
         reason: str
@@ -55,6 +58,11 @@ class LedgerAggregate(Aggregate):
 
     class Created(Event, Aggregate.Created):
         pass
+
+    @classmethod
+    def id_for(cls, *key: str) -> UUID:
+        """The id of the aggregate of this kind with natural ``key``."""
+        return derive_id(cls.kind, *key)
 
     @classmethod
     def _start(
@@ -76,6 +84,33 @@ class LedgerAggregate(Aggregate):
         )
 
 
+class Retirable(LedgerAggregate):
+    """An aggregate that can be retired, after which it takes nothing new.
+
+    Each subclass defines its own ``Retired`` event, so that the stored topic
+    names the subclass, and the error a retired one refuses with.
+    """
+
+    if TYPE_CHECKING:  # set by the events' apply methods
+        retired: bool
+        Retired: type[LedgerAggregate.Event]
+
+    retired_error: ClassVar[type[errors.Conflict]]
+
+    def retire(self, ctx: Context, reason: str) -> None:
+        self.check_active()
+        why = rules.reason(reason, required=True, what=f"retiring a {self.kind}")
+        self._record(self.Retired, ctx, reason=why)
+
+    def check_active(self) -> None:
+        if self.retired:
+            raise self.retired_error(self.retired_message())
+
+    def retired_message(self) -> str:
+        """What a refusal says about this retired aggregate."""
+        raise NotImplementedError
+
+
 def _changed_fields(
     current: Mapping[str, str], proposed: Mapping[str, str]
 ) -> dict[str, str]:
@@ -86,13 +121,15 @@ def _changed_fields(
     return changes
 
 
-class Tool(LedgerAggregate):
+class Tool(Retirable):
     """An AI tool on the site, as its editors describe it."""
+
+    kind = "tool"
+    retired_error = errors.ToolRetired
 
     if TYPE_CHECKING:  # set by the events' apply methods
         slug: str
         fields: dict[str, str]
-        retired: bool
 
     class Registered(LedgerAggregate.Created):
         slug: str
@@ -123,10 +160,6 @@ class Tool(LedgerAggregate):
         def apply(self, tool: Tool) -> None:
             tool.retired = False
 
-    @staticmethod
-    def id_for(slug: str) -> UUID:
-        return derive_id("tool", slug)
-
     @classmethod
     def register(cls, ctx: Context, slug: str, fields: Mapping[str, str]) -> Tool:
         rules.slug(slug)
@@ -145,11 +178,6 @@ class Tool(LedgerAggregate):
         )
         self._record(self.Edited, ctx, changes=changed, reason=why)
 
-    def retire(self, ctx: Context, reason: str) -> None:
-        self.check_active()
-        why = rules.reason(reason, required=True, what="retiring a tool")
-        self._record(self.Retired, ctx, reason=why)
-
     def reinstate(self, ctx: Context, reason: str) -> None:
         if not self.retired:
             msg = f"tool {self.slug!r} is not retired"
@@ -157,20 +185,20 @@ class Tool(LedgerAggregate):
         why = rules.reason(reason, required=True, what="reinstating a tool")
         self._record(self.Reinstated, ctx, reason=why)
 
-    def check_active(self) -> None:
-        if self.retired:
-            msg = f"tool {self.slug!r} is retired and takes no new reviews or votes"
-            raise errors.ToolRetired(msg)
+    def retired_message(self) -> str:
+        return f"tool {self.slug!r} is retired and takes no new reviews or votes"
 
 
-class Reviewer(LedgerAggregate):
+class Reviewer(Retirable):
     """A member of the review panel, who judges tools through one lens."""
+
+    kind = "reviewer"
+    retired_error = errors.ReviewerRetired
 
     if TYPE_CHECKING:  # set by the events' apply methods
         handle: str
         name: str
         lens: str
-        retired: bool
 
     class Enrolled(LedgerAggregate.Created):
         handle: str
@@ -193,10 +221,6 @@ class Reviewer(LedgerAggregate):
     class Retired(LedgerAggregate.Event):
         def apply(self, reviewer: Reviewer) -> None:
             reviewer.retired = True
-
-    @staticmethod
-    def id_for(handle: str) -> UUID:
-        return derive_id("reviewer", handle)
 
     @classmethod
     def enroll(cls, ctx: Context, handle: str, name: str, lens: str) -> Reviewer:
@@ -229,19 +253,14 @@ class Reviewer(LedgerAggregate):
         )
         self._record(self.ProfileEdited, ctx, changes=changed, reason=why)
 
-    def retire(self, ctx: Context, reason: str) -> None:
-        self.check_active()
-        why = rules.reason(reason, required=True, what="retiring a reviewer")
-        self._record(self.Retired, ctx, reason=why)
-
-    def check_active(self) -> None:
-        if self.retired:
-            msg = f"reviewer {self.handle!r} is retired"
-            raise errors.ReviewerRetired(msg)
+    def retired_message(self) -> str:
+        return f"reviewer {self.handle!r} is retired"
 
 
 class Review(LedgerAggregate):
     """One reviewer's verdict on one tool, with every revision kept."""
+
+    kind = "review"
 
     if TYPE_CHECKING:  # set by the events' apply methods
         tool: str
@@ -294,10 +313,6 @@ class Review(LedgerAggregate):
             review.rationale = self.rationale
             review.withdrawn = False
             review.revisions += 1
-
-    @staticmethod
-    def id_for(tool: str, reviewer: str) -> UUID:
-        return derive_id("review", tool, reviewer)
 
     @classmethod
     def submit(
@@ -365,14 +380,16 @@ class Review(LedgerAggregate):
             raise errors.ReviewWithdrawn(msg)
 
 
-class Comparison(LedgerAggregate):
+class Comparison(Retirable):
     """A head-to-head of two registered tools, with the question it answers."""
+
+    kind = "comparison"
+    retired_error = errors.ComparisonRetired
 
     if TYPE_CHECKING:  # set by the events' apply methods
         a: str
         b: str
         question: str
-        retired: bool
 
     class Published(LedgerAggregate.Created):
         a: str
@@ -395,9 +412,11 @@ class Comparison(LedgerAggregate):
         def apply(self, comparison: Comparison) -> None:
             comparison.retired = True
 
-    @staticmethod
-    def id_for(a: str, b: str) -> UUID:
-        return derive_id("comparison", *pair(a, b))
+    @classmethod
+    def id_for(cls, *key: str) -> UUID:
+        """The same id whichever way round the pair is named."""
+        a, b = key
+        return super().id_for(*pair(a, b))
 
     @classmethod
     def publish(cls, ctx: Context, a: Tool, b: Tool, question: str) -> Comparison:
@@ -428,15 +447,8 @@ class Comparison(LedgerAggregate):
             reason=rules.reason(reason, required=False),
         )
 
-    def retire(self, ctx: Context, reason: str) -> None:
-        self.check_active()
-        why = rules.reason(reason, required=True, what="retiring a comparison")
-        self._record(self.Retired, ctx, reason=why)
-
-    def check_active(self) -> None:
-        if self.retired:
-            msg = f"the comparison of {self.a!r} and {self.b!r} is retired"
-            raise errors.ComparisonRetired(msg)
+    def retired_message(self) -> str:
+        return f"the comparison of {self.a!r} and {self.b!r} is retired"
 
     def subject(self) -> str:
         return comparison_subject(self.a, self.b)
@@ -447,6 +459,8 @@ class Vote(LedgerAggregate):
 
     ``voter`` is a keyed hash of the voter's identity, never the identity.
     """
+
+    kind = "vote"
 
     if TYPE_CHECKING:  # set by the events' apply methods
         subject: str
@@ -472,10 +486,6 @@ class Vote(LedgerAggregate):
     class Retracted(LedgerAggregate.Event):
         def apply(self, vote: Vote) -> None:
             vote.choice = None
-
-    @staticmethod
-    def id_for(subject: str, voter: str) -> UUID:
-        return derive_id("vote", subject, voter)
 
     @staticmethod
     def check_choice(choice: str, allowed: tuple[str, ...]) -> str:

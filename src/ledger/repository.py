@@ -3,9 +3,10 @@
 :class:`LedgerApplication` is eventsourcing's ``Application`` configured for
 the ledger (msgspec encoding, the aggregate cache, conditional appends) with
 the few mechanics every command shares: loading an aggregate by its natural
-key, checking an expected version, appending one aggregate's events as one
-durable transaction and waking the log's followers in this process. The
-commands themselves are in :mod:`ledger.application`.
+key, checking an expected version, deciding again on fresh state when a
+cached one may have misled, appending as one durable transaction and waking
+the log's followers in this process. The commands themselves are in
+:mod:`ledger.application`.
 """
 
 from __future__ import annotations
@@ -26,13 +27,21 @@ from eventsourcing.utils import get_topic
 
 from ledger import errors
 from ledger.codec import MsgspecMapper
-from ledger.domainmodel import Comparison, Review, Reviewer, Tool, pair
+from ledger.conditional_appends import ConditionalAppends, DependencyChanged, Unchanged
+from ledger.domainmodel import (
+    Comparison,
+    LedgerAggregate,
+    Review,
+    Reviewer,
+    Tool,
+    Vote,
+)
 from ledger.settings import Settings
-from ledger.store import ConditionalAppends, DependencyChanged, Unchanged
 
 A = TypeVar("A")
+L = TypeVar("L", bound=LedgerAggregate)
+T = TypeVar("T")
 Listener = Callable[[int], None]
-Attempt = Callable[[bool], "Receipt"]
 
 ATTEMPTS = 3
 """How often a command reruns when an aggregate it decided on moved on."""
@@ -43,8 +52,20 @@ DECISIVE_TOPICS = frozenset(
 )
 """Events that can change whether a vote, review or comparison may be recorded."""
 
-CACHED_REFUSALS = (errors.ToolRetired, errors.ReviewerRetired, errors.ComparisonRetired)
-"""Refusals a cached dependency can cause; they are confirmed on fresh state."""
+NAMES: dict[type[LedgerAggregate], tuple[type[errors.NotFound], Callable[..., str]]] = {
+    Tool: (errors.ToolNotFound, lambda slug: f"tool {slug!r}"),
+    Reviewer: (errors.ReviewerNotFound, lambda handle: f"reviewer {handle!r}"),
+    Review: (
+        errors.ReviewNotFound,
+        lambda tool, reviewer: f"review of {tool!r} by {reviewer!r}",
+    ),
+    Comparison: (
+        errors.ComparisonNotFound,
+        lambda a, b: f"comparison of {a!r} and {b!r}",
+    ),
+    Vote: (errors.VoteNotFound, lambda subject, _: f"vote on {subject} by this voter"),
+}
+"""Per kind, by natural key: the error when there is none, and how errors name one."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +99,8 @@ class LedgerApplication(Application[UUID]):
         if isinstance(self.recorder, ConditionalAppends):
             self.recorder.decisive_topics = DECISIVE_TOPICS
         # Creating first and loading only if the store refuses is one round
-        # trip less, where a refused insert costs nothing (see ledger.store).
+        # trip less, where a refused insert costs nothing (see
+        # ConditionalAppends.refusals_use_positions).
         self._create_first = self._conditional and not getattr(
             self.recorder, "refusals_use_positions", True
         )
@@ -145,66 +167,27 @@ class LedgerApplication(Application[UUID]):
             raise TypeError(msg)
         return aggregate
 
-    @staticmethod
-    def _check_version(aggregate: Any, expected: int | None, what: str) -> None:
-        if expected is not None and aggregate.version != expected:
-            raise errors.StaleVersion(what, expected, aggregate.version)
-
-    def _tool(
+    def _get(
         self,
-        slug: str,
+        cls: type[L],
+        *key: str,
         expected_version: int | None = None,
-        *,
         copy: bool = True,
         cached: bool = False,
-    ) -> Tool:
-        tool = self._find(Tool, Tool.id_for(slug), copy=copy, cached=cached)
-        if tool is None:
-            msg = f"no tool {slug!r}"
-            raise errors.ToolNotFound(msg)
-        self._check_version(tool, expected_version, f"tool {slug!r}")
-        return tool
+    ) -> L:
+        """The aggregate of ``cls`` with natural ``key``, as :meth:`_find` loads it.
 
-    def _reviewer(
-        self,
-        handle: str,
-        expected_version: int | None = None,
-        *,
-        copy: bool = True,
-        cached: bool = False,
-    ) -> Reviewer:
-        reviewer_id = Reviewer.id_for(handle)
-        reviewer = self._find(Reviewer, reviewer_id, copy=copy, cached=cached)
-        if reviewer is None:
-            msg = f"no reviewer {handle!r}"
-            raise errors.ReviewerNotFound(msg)
-        self._check_version(reviewer, expected_version, f"reviewer {handle!r}")
-        return reviewer
-
-    def _review(
-        self,
-        tool: str,
-        reviewer: str,
-        expected_version: int | None = None,
-        *,
-        copy: bool = True,
-    ) -> Review:
-        review = self._find(Review, Review.id_for(tool, reviewer), copy=copy)
-        if review is None:
-            msg = f"{reviewer!r} has not reviewed {tool!r}"
-            raise errors.ReviewNotFound(msg)
-        self._check_version(review, expected_version, "review")
-        return review
-
-    def _comparison(
-        self, a: str, b: str, *, copy: bool = True, cached: bool = False
-    ) -> Comparison:
-        comparison_id = Comparison.id_for(*pair(a, b))
-        comparison = self._find(Comparison, comparison_id, copy=copy, cached=cached)
-        if comparison is None:
-            msg = f"no comparison of {a!r} and {b!r}"
-            raise errors.ComparisonNotFound(msg)
-        return comparison
+        Raises:
+            errors.NotFound: The kind's own, when none was ever recorded.
+            errors.StaleVersion: It is not at ``expected_version``, if given.
+        """
+        aggregate = self._find(cls, cls.id_for(*key), copy=copy, cached=cached)
+        missing, name = NAMES[cls]
+        if aggregate is None:
+            raise missing(f"no {name(*key)}")
+        if expected_version is not None and aggregate.version != expected_version:
+            raise errors.StaleVersion(name(*key), expected_version, aggregate.version)
+        return aggregate
 
     def _unchanged(self, *aggregates: Any) -> Unchanged:
         """The versions a command saw of what it decided on, to append against.
@@ -217,22 +200,28 @@ class LedgerApplication(Application[UUID]):
             return ()
         return [(aggregate.id, aggregate.version) for aggregate in aggregates]
 
-    def _depending(self, attempt: Attempt) -> Receipt:
+    def _depending(self, attempt: Callable[[bool], T]) -> T:
         """Runs a command whose events depend on other aggregates' state.
 
         A vote depends on its tool being active, a review on its tool and
         reviewer. ``attempt(cached)`` decides, on cached aggregates when
         ``cached``, and appends only if those aggregates are still at the
-        versions it saw. A cached aggregate may be behind the store both ways:
-        an acceptance made on it is caught by that condition, a refusal made
-        on it (the tool looked retired) is checked again on fresh aggregates.
-        Without conditional appends (a recorder other than the ledger's) every
-        attempt reads fresh aggregates, as eventsourcing always does.
+        versions it saw (or only decides, leaving the append to its caller).
+        A cached aggregate may be behind the store both ways: an acceptance
+        made on it is caught by that condition, and a refusal made on it is
+        decided again on fresh aggregates, so that what a command answers
+        never depends on how current the cache was (a vote on a tool retired
+        elsewhere is refused as such, not for its choice). A lost race is
+        answered as it is. Without conditional appends (a recorder other
+        than the ledger's) every attempt reads fresh aggregates, as
+        eventsourcing always does.
         """
         if self._conditional:
             try:
                 return attempt(True)
-            except (DependencyChanged, *CACHED_REFUSALS):
+            except errors.ConcurrencyConflict:
+                raise
+            except (DependencyChanged, errors.LedgerError):
                 pass
         for _ in range(ATTEMPTS):
             try:
@@ -242,32 +231,37 @@ class LedgerApplication(Application[UUID]):
         msg = "what this command depends on kept changing; try again"
         raise errors.ConcurrencyConflict(msg)
 
-    def _append(self, aggregate: Any, unchanged: Unchanged = ()) -> Receipt:
-        """Records the aggregate's pending events and wakes the log's followers.
+    def _append(self, *aggregates: Any, unchanged: Unchanged = ()) -> list[Receipt]:
+        """Records the aggregates' pending events in one transaction, in order.
 
-        This is :meth:`Application.save` for exactly one aggregate, without
-        its runtime protocol checks of what was passed (a third of a vote's
-        CPU time) and without the deprecated ``notify`` hook. ``unchanged``
-        makes the append conditional (see :mod:`ledger.store`).
+        This is :meth:`Application.save` without its runtime protocol checks
+        of what was passed (a third of a vote's CPU time) and without the
+        deprecated ``notify`` hook; it also wakes the log's followers in this
+        process. ``unchanged`` makes the append conditional (see
+        :mod:`ledger.conditional_appends`).
         """
         processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events.extend(aggregate.collect_events())
-        processing.aggregates[aggregate.id] = aggregate
+        for aggregate in aggregates:
+            processing.events.extend(aggregate.collect_events())
+            processing.aggregates[aggregate.id] = aggregate
         if unchanged:
             processing.saved_kwargs["unchanged"] = unchanged
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
-        return Receipt(
-            id=aggregate.id,
-            version=aggregate.version,
-            position=recordings[-1].notification.id,
-        )
+        positions = {
+            recording.domain_event.originator_id: recording.notification.id
+            for recording in recordings
+        }
+        return [
+            Receipt(aggregate.id, aggregate.version, positions[aggregate.id])
+            for aggregate in aggregates
+        ]
 
     def _save_new(self, aggregate: Any, unchanged: Unchanged = ()) -> Receipt | None:
         """Appends a new aggregate; None if its id is already in the store."""
         try:
-            return self._append(aggregate, unchanged)
+            return self._append(aggregate, unchanged=unchanged)[0]
         except IntegrityError:
             return None
 
@@ -279,7 +273,7 @@ class LedgerApplication(Application[UUID]):
     ) -> Receipt:
         """Appends the aggregate's pending events; a lost race is a conflict."""
         try:
-            return self._append(aggregate, unchanged)
+            return self._append(aggregate, unchanged=unchanged)[0]
         except IntegrityError as error:
             if duplicate is not None:
                 raise duplicate from error

@@ -60,10 +60,7 @@ def text(value: str, what: str, limit: int, *, required: bool = True) -> str:
     if required and not value:
         msg = f"{what} must not be empty"
         raise errors.InvalidField(msg)
-    if len(value) > limit:
-        msg = f"{what} is {len(value)} characters; the limit is {limit}"
-        raise errors.InvalidField(msg)
-    return value
+    return _within(value, what, limit)
 
 
 def tool_fields(fields: Mapping[str, str], *, partial: bool) -> dict[str, str]:
@@ -102,11 +99,7 @@ def rationale(value: str) -> str:
     if not isinstance(value, str) or not value.strip():
         msg = "rationale must not be empty"
         raise errors.InvalidRationale(msg)
-    value = value.strip()
-    if len(value) > MAX_RATIONALE:
-        msg = f"rationale is {len(value)} characters; the limit is {MAX_RATIONALE}"
-        raise errors.InvalidRationale(msg)
-    return value
+    return _within(value.strip(), "rationale", MAX_RATIONALE, errors.InvalidRationale)
 
 
 def lens(value: str) -> str:
@@ -123,7 +116,17 @@ def reason(value: str | None, *, required: bool, what: str = "this change") -> s
     if required and not value:
         msg = f"{what} needs a reason"
         raise errors.ReasonRequired(msg)
-    if len(value) > MAX_REASON:
-        msg = f"reason is {len(value)} characters; the limit is {MAX_REASON}"
-        raise errors.InvalidField(msg)
+    return _within(value, "reason", MAX_REASON)
+
+
+def _within(
+    value: str,
+    what: str,
+    limit: int,
+    error: type[errors.InvalidInput] = errors.InvalidField,
+) -> str:
+    """Returns ``value`` if it has at most ``limit`` characters, else raises."""
+    if len(value) > limit:
+        msg = f"{what} is {len(value)} characters; the limit is {limit}"
+        raise error(msg)
     return value

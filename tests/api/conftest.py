@@ -1,115 +1,20 @@
-"""Fixtures for the API tests: a fresh demo ledger, tokens for every role, the app.
-
-Most tests drive the app in-process through Litestar's TestClient; the
-end-to-end ones start ``ledger serve`` (granian) as a real server.
-"""
+"""Fixtures for the API tests: a fresh demo ledger and the app over it."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from litestar import Litestar
 from litestar.testing import TestClient
 
 from api import create_app
-from api.settings import ApiSettings
-from ledger import demo
-from ledger.application import Ledger
-from ledger.auth import TokenStore
-from ledger.settings import Settings
-
-LEDGER = shutil.which("ledger", path=str(Path(sys.executable).parent)) or "ledger"
-CARD = "/api/tools/code-llama-4"
-PAIR = "/api/comparisons/code-llama-4/mistral-medium-3"
-
-
-@dataclass
-class Api:
-    """A test client over a demo ledger, with a token per role."""
-
-    client: TestClient[Litestar]
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ledger(self) -> Ledger:
-        ledger: Ledger = self.client.app.state.ledger
-        return ledger
-
-    def head(self) -> int:
-        """The log's head position: unchanged means nothing was appended."""
-        return self.ledger.head_position()
-
-    def auth(self, who: str, **headers: str) -> dict[str, str]:
-        """Headers with the bearer token of ``who`` (a key of :attr:`tokens`)."""
-        return {"Authorization": f"Bearer {self.tokens[who]}", **headers}
-
-    def request(
-        self, method: str, path: str, who: str | None = None, **kw: Any
-    ) -> httpx.Response:
-        headers = kw.pop("headers", {})
-        if who is not None:
-            headers = self.auth(who, **headers)
-        return self.client.request(method, path, headers=headers, **kw)
-
-
-def make_home(root: Path) -> Path:
-    """A LEDGER_HOME holding only the demo comparison."""
-    home = root / "ledger"
-    ledger = Ledger(Settings(home=home))
-    try:
-        demo.load(ledger)
-    finally:
-        ledger.close()
-    return home
-
-
-def issue_tokens(home: Path) -> dict[str, str]:
-    """One token per role, plus reviewer tokens for two panel members."""
-    settings = Settings(home=home)
-    store = TokenStore(settings.auth_path, settings.server_secret())
-    try:
-        return {
-            "admin": store.create("admin"),
-            "editor": store.create("editor"),
-            "builder": store.create("reviewer", "builder"),
-            "skeptic": store.create("reviewer", "skeptic"),
-            "voter": store.create("voter"),
-            "voter2": store.create("voter"),
-        }
-    finally:
-        store.close()
-
-
-def settings_for(home: Path, **overrides: Any) -> ApiSettings:
-    """Test settings: quiet logs, a tight voter-token limit, short waits."""
-    values: dict[str, Any] = {
-        "ledger": Settings(home=home),
-        "access_log": False,
-        "log_level": "WARNING",
-        "voter_tokens_per_window": 3,
-        "voter_window_seconds": 3600,
-        "min_position_timeout": 0.5,
-        "max_body_bytes": 16 * 1024,
-    }
-    values.update(overrides)
-    return ApiSettings(**values)
+from tests.api.helpers import Api, issue_tokens, make_home, settings_for
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
+    """A LEDGER_HOME holding only the demo comparison."""
     return make_home(tmp_path)
 
 
@@ -119,60 +24,3 @@ def api(home: Path) -> Iterator[Api]:
     tokens = issue_tokens(home)
     with TestClient(app=create_app(settings_for(home))) as client:
         yield Api(client, tokens)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def served(
-    home: Path, *, workers: int = 1, env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """Runs ``ledger serve`` on a free port; yields its base URL."""
-    port = free_port()
-    environ = {
-        **os.environ,
-        "LEDGER_HOME": str(home),
-        "LEDGER_ACCESS_LOG": "0",
-        "LEDGER_LOG_LEVEL": "WARNING",
-        **(env or {}),
-    }
-    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = (home / f"serve-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [LEDGER, "serve", "--port", str(port), "--workers", str(workers)],
-        env=environ,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"ledger serve exited: {(home / f'serve-{port}.log').read_text()}"
-                )
-            try:
-                if httpx.get(base + "/healthz/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("ledger serve did not answer within 30 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail("ledger serve did not stop within 15 s of SIGINT")
-        finally:
-            log.close()

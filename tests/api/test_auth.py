@@ -1,12 +1,72 @@
-"""Bearer tokens: verified against the hashed store, revocable, stamped as actor."""
+"""Bearer tokens: verified against the hashed store, revocable, stamped as actor.
+
+Every write needs a token of a role that may do it: none or a bad one is 401
+with ``WWW-Authenticate``, another role's is 403, and either appends nothing.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ledger.auth import TokenStore
 from ledger.settings import Settings
-from tests.api.conftest import CARD, Api
+from tests.api.helpers import CARD, PAIR, Api, problem
+
+TOOL = {"slug": "zed-coder", "name": "Zed Coder", "vendor": "Zed", "category": "C"}
+REVIEW = {"verdict": "skip", "rationale": "Not mine to say.", "reason": "x"}
+# Each write, and the tokens that may not make it (besides none and bad ones).
+WRITES: list[tuple[str, str, dict[str, Any], list[str]]] = [
+    ("POST", "/api/tools", {"json": TOOL}, ["voter", "builder"]),
+    ("PATCH", CARD, {"json": {"name": "X"}}, ["voter"]),
+    (
+        "POST",
+        "/api/reviewers",
+        {"json": {"handle": "ada", "name": "Ada", "lens": "skeptic"}},
+        ["editor", "voter"],
+    ),
+    ("PUT", CARD + "/reviews/builder", {"json": REVIEW}, ["editor", "admin"]),
+    ("DELETE", CARD + "/reviews/builder", {"params": {"reason": "x"}}, ["editor"]),
+    (
+        "POST",
+        "/api/comparisons",
+        {"json": {"a": "code-llama-4", "b": "mistral-medium-3", "question": "?"}},
+        ["voter"],
+    ),
+    ("PUT", CARD + "/vote", {"json": {"choice": "ship"}}, ["editor"]),
+    ("DELETE", CARD + "/vote", {}, ["admin"]),
+    ("PUT", PAIR + "/vote", {"json": {"pick": "code-llama-4"}}, ["builder"]),
+    ("DELETE", PAIR + "/vote", {}, ["editor"]),
+]
+REFUSALS = [
+    pytest.param(method, path, kw, who, headers, status, id=f"{method} {path} {label}")
+    for method, path, kw, others in WRITES
+    for who, headers, status, label in [
+        (None, {}, 401, "anonymous"),
+        (None, {"Authorization": "Bearer vl_nope_nope"}, 401, "unknown token"),
+        (None, {"Authorization": "Basic dXNlcjpwYXNz"}, 401, "basic auth"),
+        *((other, {}, 403, other) for other in others),
+    ]
+]
+
+
+@pytest.mark.parametrize(("method", "path", "kw", "who", "headers", "status"), REFUSALS)
+def test_a_write_refuses_callers_without_the_role(
+    api: Api,
+    method: str,
+    path: str,
+    kw: dict[str, Any],
+    who: str | None,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    with api.appends(0):
+        answer = api.request(method, path, who, headers=headers, **kw)
+    problem(answer, status)
+    if status == 401:
+        assert answer.headers["www-authenticate"].startswith("Bearer")
 
 
 def test_a_revoked_token_is_refused_at_once(api: Api, home: Path) -> None:

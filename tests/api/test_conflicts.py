@@ -18,7 +18,7 @@ from litestar.testing import TestClient
 
 from api import create_app
 from ledger.settings import Settings
-from tests.api.conftest import CARD, Api, settings_for
+from tests.api.helpers import CARD, Api, settings_for
 
 
 def _race(api: Api, home: Path, other: TestClient[Litestar]) -> list[httpx.Response]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.api.conftest import CARD, Api
+from tests.api.helpers import CARD, Api
 
 
 def test_min_position_waits_for_the_write(api: Api) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 
 
 def test_pages_follow_the_cursor_to_the_end(api: Api) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.api.conftest import CARD, Api
+from tests.api.helpers import CARD, Api
 
 
 def test_healthz_reports_lag(api: Api) -> None:

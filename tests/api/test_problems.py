@@ -2,70 +2,52 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from tests.api.helpers import Api, problem
 
-FIELDS = {"type", "title", "status", "detail"}
-
-
-def _is_problem(answer: object, status: int) -> dict[str, object]:
-    assert answer.status_code == status  # type: ignore[attr-defined]
-    assert answer.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
-    body: dict[str, object] = answer.json()  # type: ignore[attr-defined]
-    assert set(body) >= FIELDS
-    assert body["status"] == status
-    return body
+BIG_TOOL = {
+    "slug": "big",
+    "name": "Big",
+    "vendor": "V",
+    "category": "C",
+    "description": "x" * 20_000,
+}
 
 
 def test_unknown_path_is_404(api: Api) -> None:
-    body = _is_problem(api.client.get("/api/nothing-here"), 404)
+    body = problem(api.client.get("/api/nothing-here"), 404)
     assert body["instance"] == "/api/nothing-here"
 
 
 def test_wrong_method_is_405_with_allow(api: Api) -> None:
     answer = api.client.delete("/api/tools")
-    _is_problem(answer, 405)
+    problem(answer, 405)
     assert "POST" in answer.headers["allow"]
 
 
 def test_malformed_json_is_400(api: Api) -> None:
-    head = api.head()
-    answer = api.request(
-        "POST",
-        "/api/tools",
-        "editor",
-        content=b'{"slug": ',
-        headers={"Content-Type": "application/json"},
-    )
-    body = _is_problem(answer, 400)
+    with api.appends(0):
+        body = api.refuses(
+            400,
+            "POST",
+            "/api/tools",
+            "editor",
+            content=b'{"slug": ',
+            headers={"Content-Type": "application/json"},
+        )
     assert "JSON" in str(body["detail"])
-    assert api.head() == head
 
 
 def test_wrong_types_are_422_with_the_field_named(api: Api) -> None:
-    answer = api.request(
-        "PUT", "/api/tools/code-llama-4/vote", "voter", json={"choice": 3}
+    body = api.refuses(
+        422, "PUT", "/api/tools/code-llama-4/vote", "voter", json={"choice": 3}
     )
-    body = _is_problem(answer, 422)
     assert "choice" in str(body["detail"])
     assert body["errors"]
 
 
 def test_oversized_body_is_413_and_appends_nothing(api: Api) -> None:
-    head = api.head()
-    answer = api.request(
-        "POST",
-        "/api/tools",
-        "editor",
-        json={
-            "slug": "big",
-            "name": "Big",
-            "vendor": "V",
-            "category": "C",
-            "description": "x" * 20_000,
-        },
-    )
-    _is_problem(answer, 413)
-    assert api.head() == head
+    with api.appends(0):
+        api.refuses(413, "POST", "/api/tools", "editor", json=BIG_TOOL)
 
 
 def test_request_id_is_echoed_generated_and_in_problems(api: Api) -> None:

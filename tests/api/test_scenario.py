@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ledger.auth import TokenStore
 from ledger.settings import Settings
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 
 
 def _reviewer_token(home: Path, handle: str) -> str:

@@ -1,4 +1,7 @@
-"""Property-based checks of the whole OpenAPI contract: no input makes a 5xx.
+"""Property-based checks of the whole OpenAPI contract.
+
+No input makes a 5xx, and every status an operation answers with is one its
+OpenAPI entry documents.
 
 schemathesis reads ``/schema/openapi.json`` and generates requests for every
 operation, both valid ones and ones that break the schema (wrong types,
@@ -17,14 +20,14 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import not_a_server_error, status_code_conformance
 from schemathesis.core.result import Ok
 from schemathesis.python import asgi
 
 from api import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
-from tests.api.conftest import issue_tokens, make_home, settings_for
+from tests.api.helpers import issue_tokens, make_home, settings_for
 
 EXAMPLES = 8
 DEMO_EVENTS = 15
@@ -39,7 +42,7 @@ def _role(path: str) -> str:
 
 
 def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
-    """Runs generated cases of one operation; fails on any 5xx."""
+    """Runs generated cases of one operation; fails on 5xx or undocumented status."""
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
@@ -50,7 +53,9 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None
         suppress_health_check=list(HealthCheck),
     )
     def no_server_error(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=headers, checks=[not_a_server_error])
+        case.call_and_validate(
+            headers=headers, checks=[not_a_server_error, status_code_conformance]
+        )
 
     try:
         no_server_error()

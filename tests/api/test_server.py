@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.conftest import CARD, issue_tokens, make_home, served
+from tests.api.helpers import CARD, issue_tokens, make_home, served
 
 
 @pytest.fixture(scope="module")

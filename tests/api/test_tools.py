@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.api.conftest import CARD, Api
+from tests.api.helpers import CARD, Api
 
 NEW_TOOL = {
     "slug": "zed-coder",
@@ -161,53 +163,21 @@ def test_admin_may_do_what_an_editor_may(api: Api) -> None:
     assert answer.status_code == 201
 
 
-@pytest.mark.parametrize(
-    ("who", "headers", "status"),
-    [
-        (None, {}, 401),
-        (None, {"Authorization": "Bearer vl_nope_nope"}, 401),
-        (None, {"Authorization": "Basic dXNlcjpwYXNz"}, 401),
-        ("voter", {}, 403),
-        ("builder", {}, 403),
-    ],
-)
-def test_register_refuses_without_an_editor_token(
-    api: Api, who: str | None, headers: dict[str, str], status: int
-) -> None:
-    head = api.head()
-    answer = api.request("POST", "/api/tools", who, json=NEW_TOOL, headers=headers)
-    assert answer.status_code == status
-    assert answer.headers["content-type"] == "application/problem+json"
-    if status == 401:
-        assert answer.headers["www-authenticate"].startswith("Bearer")
-    assert api.head() == head
-
-
 def test_register_refuses_a_duplicate_and_bad_input(api: Api) -> None:
-    head = api.head()
-    duplicate = api.request(
-        "POST", "/api/tools", "editor", json={**NEW_TOOL, "slug": "code-llama-4"}
-    )
-    assert duplicate.status_code == 409
-    assert duplicate.json()["type"] == "/problems/tool-already-registered"
-    bad_slug = api.request(
-        "POST", "/api/tools", "editor", json={**NEW_TOOL, "slug": "Not A Slug"}
-    )
-    assert bad_slug.status_code == 422
-    assert "slug" in bad_slug.json()["detail"]
-    missing = api.request("POST", "/api/tools", "editor", json={"slug": "x"})
-    assert missing.status_code == 422
-    assert "name" in missing.json()["detail"]
-    blank = api.request(
-        "POST", "/api/tools", "editor", json={**NEW_TOOL, "name": "   "}
-    )
-    assert blank.status_code == 422
-    assert "name must not be empty" in blank.json()["detail"]
-    unknown = api.request(
-        "POST", "/api/tools", "editor", json={**NEW_TOOL, "price": "1"}
-    )
-    assert unknown.status_code == 422
-    assert api.head() == head
+    def register(status: int, **changes: str) -> dict[str, Any]:
+        body = {**NEW_TOOL, **changes}
+        return api.refuses(status, "POST", "/api/tools", "editor", json=body)
+
+    with api.appends(0):
+        duplicate = register(409, slug="code-llama-4")
+        bad_slug = register(422, slug="Not A Slug")
+        missing = api.refuses(422, "POST", "/api/tools", "editor", json={"slug": "x"})
+        blank = register(422, name="   ")
+        register(422, price="1")
+    assert duplicate["type"] == "/problems/tool-already-registered"
+    assert "slug" in bad_slug["detail"]
+    assert "name" in missing["detail"]
+    assert "name must not be empty" in blank["detail"]
 
 
 def test_patch_edits_with_a_reason_and_if_match(api: Api) -> None:
@@ -257,24 +227,18 @@ def test_patch_with_a_stale_version_is_412_and_appends_nothing(api: Api) -> None
 
 
 def test_patch_refusals(api: Api) -> None:
-    head = api.head()
-    no_reason = api.request("PATCH", CARD, "editor", json={"entry": "$5"})
-    assert no_reason.status_code == 422
-    assert "reason" in no_reason.json()["detail"]
-    nothing = api.request("PATCH", CARD, "editor", json={})
-    assert nothing.status_code == 422
-    assert "changes nothing" in nothing.json()["detail"]
-    missing = api.request("PATCH", "/api/tools/nope", "editor", json={"name": "X"})
-    assert missing.status_code == 404
-    bad_header = api.request(
-        "PATCH", CARD, "editor", json={"name": "X"}, headers={"If-Match": "v7"}
-    )
-    assert bad_header.status_code == 400
-    voter = api.request("PATCH", CARD, "voter", json={"name": "X"})
-    assert voter.status_code == 403
-    anonymous = api.request("PATCH", CARD, None, json={"name": "X"})
-    assert anonymous.status_code == 401
-    assert api.head() == head
+    def edit(status: int, body: dict[str, str], **kw: Any) -> dict[str, Any]:
+        return api.refuses(status, "PATCH", CARD, "editor", json=body, **kw)
+
+    with api.appends(0):
+        no_reason = edit(422, {"entry": "$5"})
+        nothing = edit(422, {})
+        api.refuses(404, "PATCH", "/api/tools/nope", "editor", json={"name": "X"})
+        edit(400, {"name": "X"}, headers={"If-Match": "v7"})
+        api.refuses(403, "PATCH", CARD, "voter", json={"name": "X"})
+        api.refuses(401, "PATCH", CARD, None, json={"name": "X"})
+    assert "reason" in no_reason["detail"]
+    assert "changes nothing" in nothing["detail"]
 
 
 def test_card_etag_stays_usable_as_if_match_after_votes(api: Api) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from tests.api.helpers import Api
 
 TOOL_VOTE = "/api/tools/code-llama-4/vote"
 PAIR_VOTE = "/api/comparisons/code-llama-4/mistral-medium-3/vote"
@@ -74,21 +74,14 @@ def test_the_log_holds_no_voter_token(api: Api) -> None:
 
 
 def test_vote_refusals(api: Api) -> None:
-    head = api.head()
-    bad_choice = api.request("PUT", TOOL_VOTE, "voter", json={"choice": "maybe"})
-    assert bad_choice.status_code == 422
-    no_tool = api.request(
-        "PUT", "/api/tools/nope/vote", "voter", json={"choice": "ship"}
-    )
-    assert no_tool.status_code == 404
-    editor = api.request("PUT", TOOL_VOTE, "editor", json={"choice": "ship"})
-    assert editor.status_code == 403
-    nobody = api.request("PUT", TOOL_VOTE, None, json={"choice": "ship"})
-    assert nobody.status_code == 401
-    never = api.request("DELETE", TOOL_VOTE, "voter2")
-    assert never.status_code == 404
-    assert never.json()["type"] == "/problems/vote-not-found"
-    assert api.head() == head
+    ship = {"choice": "ship"}
+    with api.appends(0):
+        api.refuses(422, "PUT", TOOL_VOTE, "voter", json={"choice": "maybe"})
+        api.refuses(404, "PUT", "/api/tools/nope/vote", "voter", json=ship)
+        api.refuses(403, "PUT", TOOL_VOTE, "editor", json=ship)
+        api.refuses(401, "PUT", TOOL_VOTE, None, json=ship)
+        never = api.refuses(404, "DELETE", TOOL_VOTE, "voter2")
+    assert never["type"] == "/problems/vote-not-found"
 
 
 def test_pick_a_side_in_a_head_to_head(api: Api) -> None:

@@ -1,14 +1,23 @@
-"""Small givens shared by the write-side tests."""
+"""Plain functions, givens and checks the write side's tests share.
+
+Fixtures are in ``conftest.py``; everything here is called, not injected.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
+from unittest import TestCase
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
-from ledger import log
+from ledger import errors, log
 from ledger.application import Ledger
 from ledger.context import Context
 
@@ -20,6 +29,13 @@ RATIONALE = "Runs locally, well documented, and the licence is clear."
 
 ReadLog = Callable[..., list[log.LoggedEvent]]
 """The type of the ``events`` fixture."""
+
+Given = Callable[[Ledger], object]
+"""What a parametrised test does to its ledger before the command it checks."""
+
+
+def nothing(ledger: Ledger) -> None:
+    """The given of a case that needs no more than its fixture."""
 
 
 def reviewer_ctx(handle: str) -> Context:
@@ -46,14 +62,6 @@ def register(ledger: Ledger, slug: str = "alpha", **fields: str) -> None:
 
 def enroll(ledger: Ledger, handle: str = "ada", lens: str = "builder") -> None:
     ledger.enroll_reviewer(ADMIN, handle, name=handle.title(), lens=lens)
-
-
-def given_tools_and_panel(ledger: Ledger) -> None:
-    """Two tools and two active reviewers."""
-    register(ledger, "alpha")
-    register(ledger, "beta")
-    enroll(ledger, "ada", "builder")
-    enroll(ledger, "bob", "skeptic")
 
 
 @contextmanager
@@ -97,3 +105,128 @@ def envelope(event: log.LoggedEvent) -> Mapping[str, Any]:
         "reason": event.reason,
         "request_id": event.request_id,
     }
+
+
+# Concurrent writers (test_concurrency.py, test_postgres.py).
+
+THREADS = 8
+
+
+def race(
+    commands: list[Callable[[], Any]],
+) -> tuple[list[Any], list[BaseException]]:
+    """Runs the commands on threads released at the same instant."""
+    start = threading.Barrier(len(commands))
+
+    def run(command: Callable[[], Any]) -> Any:
+        start.wait()
+        try:
+            return command()
+        except Exception as error:
+            return error
+
+    with ThreadPoolExecutor(len(commands)) as pool:
+        outcomes = list(pool.map(run, commands))
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    return [o for o in outcomes if not isinstance(o, BaseException)], failures
+
+
+def edit_at_version_1(ledger: Ledger, index: int) -> Callable[[], Any]:
+    ctx = Context(actor=f"editor:{index}", request_id=f"edit-{index}")
+    return lambda: ledger.edit_tool(
+        ctx, "alpha", {"tagline": f"edited by {index}"}, expected_version=1
+    )
+
+
+def voter_batch(ledger: Ledger, thread: int, count: int) -> Callable[[], list[int]]:
+    """Casts ``count`` votes, each by a voter of its own, and returns positions."""
+    return lambda: [
+        ledger.cast_vote(VOTER, f"t{thread}-v{i}", "alpha", "ship").position
+        for i in range(count)
+    ]
+
+
+def assert_one_winner(ledger: Ledger, receipts: list[Any], failures: list[Any]) -> None:
+    assert len(receipts) == 1, failures
+    assert len(failures) == THREADS - 1
+    assert all(isinstance(f, errors.ConcurrencyConflict) for f in failures), failures
+    (winner,) = receipts
+    edits = log.read(ledger.recorder, types=["Tool.Edited"])
+    assert len(edits) == 1
+    assert edits[0].position == winner.position
+    assert winner.version == 2
+    state = ledger.tool("alpha")
+    assert state["version"] == 2
+    assert state["tagline"] == edits[0].data["changes"]["tagline"]
+
+
+# eventsourcing's conformance cases (test_*_conformance.py).
+
+NEVER_WRITTEN = uuid5(NAMESPACE_URL, "verdict-ledger:tests:never-written")
+"""An aggregate id no test appends to."""
+
+
+def conditions_that_hold(
+    stored_events: Sequence[StoredEvent],
+) -> list[tuple[UUID, int]]:
+    """A condition on every aggregate appended to, at the newest version appended.
+
+    No event can follow the newest one in the same append, so the condition
+    holds, but the recorder still has to read each aggregate's later events
+    inside the appending transaction to know it. The aggregate never written
+    gives an append of no events (a tracking record alone) a condition too.
+    """
+    newest = {NEVER_WRITTEN: 0}
+    for event in stored_events:
+        originator_id = cast(UUID, event.originator_id)
+        newest[originator_id] = max(
+            newest.get(originator_id, 0), event.originator_version
+        )
+    return list(newest.items())
+
+
+class AlwaysConditional:
+    """Makes a recorder append every event through its conditional path."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        unchanged = [*kwargs.pop("unchanged", ()), *conditions_that_hold(stored_events)]
+        recorder: Any = super()
+        return recorder.insert_events(stored_events, unchanged=unchanged, **kwargs)
+
+
+@contextmanager
+def own_threads_joined(timeout: float = 10) -> Iterator[None]:
+    """On the way out, waits for the threads started inside to finish.
+
+    Some of eventsourcing's cases leave their reader threads running when
+    they return; a store closed under a running query can crash SQLite.
+    Daemon threads (connection pools' workers) live as long as their pool.
+    """
+    before = set(threading.enumerate())
+    try:
+        yield
+    finally:
+        for thread in set(threading.enumerate()) - before:
+            if not thread.daemon:
+                thread.join(timeout)
+
+
+def set_environment(case: TestCase, variables: Mapping[str, str]) -> None:
+    """Sets ``variables`` in ``os.environ`` until ``case`` ends.
+
+    eventsourcing's application cases construct their applications
+    themselves, so, as in eventsourcing's own repository, the store is
+    chosen where every application reads it: the environment.
+    """
+    for name, value in variables.items():
+        case.addCleanup(_restore, name, os.environ.get(name))
+        os.environ[name] = value
+
+
+def _restore(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from ledger import demo
 from ledger.application import Ledger
 from ledger.auth import TokenStore
 from ledger.cli import main
@@ -29,16 +28,6 @@ from ledger.settings import Settings
 @pytest.fixture
 def runner(home: Path) -> CliRunner:
     return CliRunner(env={"LEDGER_HOME": str(home), "LEDGER_EVENT_STORE": ""})
-
-
-@pytest.fixture
-def demo_home(home: Path) -> Path:
-    ledger = Ledger(Settings(home=home))
-    try:
-        demo.load(ledger)
-    finally:
-        ledger.close()
-    return home
 
 
 def head(home: Path) -> int:
@@ -71,7 +60,7 @@ def test_demo_loads_once(runner: CliRunner, home: Path) -> None:
     assert head(home) == 15
 
 
-@pytest.mark.usefixtures("demo_home")
+@pytest.mark.usefixtures("demo_ledger")
 def test_log_prints_a_table_of_events(runner: CliRunner) -> None:
     result = runner.invoke(main, ["log", "--limit", "3"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
@@ -80,7 +69,7 @@ def test_log_prints_a_table_of_events(runner: CliRunner) -> None:
     assert "Review.Submitted" not in result.stdout
 
 
-@pytest.mark.usefixtures("demo_home")
+@pytest.mark.usefixtures("demo_ledger")
 def test_log_json_is_one_event_per_line(runner: CliRunner) -> None:
     result = runner.invoke(main, ["log", "--json"])
     assert result.exit_code == 0, result.output
@@ -93,7 +82,7 @@ def test_log_json_is_one_event_per_line(runner: CliRunner) -> None:
     assert first["data"]["slug"] == "code-llama-4"
 
 
-@pytest.mark.usefixtures("demo_home")
+@pytest.mark.usefixtures("demo_ledger")
 def test_log_filters_by_type_aggregate_and_position(runner: CliRunner) -> None:
     by_type = ndjson(
         runner.invoke(main, ["log", "--json", "--type", "Review.Submitted"])
@@ -150,16 +139,17 @@ def test_log_filters_by_type_aggregate_and_position(runner: CliRunner) -> None:
         (["token", "create"], 2, "Missing option '--role'"),
     ],
 )
+@pytest.mark.usefixtures("demo_ledger")
 def test_bad_arguments_fail_clearly_and_change_nothing(
-    runner: CliRunner, demo_home: Path, args: list[str], code: int, message: str
+    runner: CliRunner, home: Path, args: list[str], code: int, message: str
 ) -> None:
-    rows = token_rows(demo_home)
+    rows = token_rows(home)
     result = runner.invoke(main, args)
     assert result.exit_code == code, result.output
     assert message in result.stderr
     assert result.stdout == ""
-    assert head(demo_home) == 15
-    assert token_rows(demo_home) == rows
+    assert head(home) == 15
+    assert token_rows(home) == rows
 
 
 @pytest.mark.parametrize("role", ["admin", "editor", "voter"])
@@ -189,14 +179,15 @@ def test_token_create_prints_only_the_token(
     assert not any(token in str(value) for value in row)
 
 
+@pytest.mark.usefixtures("demo_ledger")
 def test_reviewer_token_is_bound_to_an_enrolled_reviewer(
-    runner: CliRunner, demo_home: Path
+    runner: CliRunner, home: Path
 ) -> None:
     result = runner.invoke(
         main, ["token", "create", "--role", "reviewer", "--reviewer", "skeptic"]
     )
     assert result.exit_code == 0, result.output
-    settings = Settings(home=demo_home)
+    settings = Settings(home=home)
     store = TokenStore(settings.auth_path, settings.server_secret())
     try:
         principal = store.verify(result.stdout.strip())
@@ -208,7 +199,7 @@ def test_reviewer_token_is_bound_to_an_enrolled_reviewer(
         "skeptic",
         "reviewer:skeptic",
     )
-    assert head(demo_home) == 15
+    assert head(home) == 15
 
 
 def ledger_script() -> str:

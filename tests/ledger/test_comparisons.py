@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from ledger import errors
 from ledger.application import Ledger
 from ledger.domainmodel import Comparison
 
-from .helpers import EDITOR, envelope, refused, register, single_new_event
+from .helpers import EDITOR, Given, envelope, nothing, refused, single_new_event
 
 QUESTION = "Which one should you ship with?"
 
 
-def test_publish_comparison_appends_published(ledger: Ledger) -> None:
-    # given two tools
-    register(ledger, "alpha")
-    register(ledger, "beta")
-    # when an editor publishes their comparison
-    receipt = ledger.publish_comparison(EDITOR, "beta", "alpha", question=QUESTION)
+def published(ledger: Ledger) -> None:
+    ledger.publish_comparison(EDITOR, "alpha", "beta", question=QUESTION)
+
+
+def retired(ledger: Ledger) -> None:
+    published(ledger)
+    ledger.retire_comparison(EDITOR, "alpha", "beta", reason="stale")
+
+
+def test_publish_comparison_appends_published(two_tools: Ledger) -> None:
+    # when an editor publishes the comparison of two tools
+    receipt = two_tools.publish_comparison(EDITOR, "beta", "alpha", question=QUESTION)
     # then Comparison.Published holds both slugs, in the order given, and the question
-    event = single_new_event(ledger, 2, receipt)
+    event = single_new_event(two_tools, 2, receipt)
     assert receipt.version == 1
     assert receipt.id == Comparison.id_for("alpha", "beta")
     assert envelope(event) == {
@@ -28,145 +38,88 @@ def test_publish_comparison_appends_published(ledger: Ledger) -> None:
         "request_id": "req-editor",
     }
     assert event.data == {"a": "beta", "b": "alpha", "question": QUESTION}
+    # and the pair is the same comparison whichever way round it is named
+    assert two_tools.comparison("alpha", "beta")["question"] == QUESTION
 
 
-def test_a_comparison_is_order_free_and_unique(ledger: Ledger) -> None:
-    register(ledger, "alpha")
-    register(ledger, "beta")
-    ledger.publish_comparison(EDITOR, "alpha", "beta", question=QUESTION)
-    # the same pair the other way round is the same comparison
+@pytest.mark.parametrize(
+    ("given", "a", "b", "question", "error"),
+    [
+        (nothing, "alpha", "alpha", QUESTION, errors.SameTool),
+        (nothing, "alpha", "ghost", QUESTION, errors.ToolNotFound),
+        (nothing, "alpha", "beta", "", errors.InvalidField),
+        (published, "beta", "alpha", "Again?", errors.ComparisonAlreadyPublished),
+        (
+            lambda ledger: ledger.retire_tool(EDITOR, "beta", reason="gone"),
+            "alpha",
+            "beta",
+            QUESTION,
+            errors.ToolRetired,
+        ),
+    ],
+    ids=["same-tool", "unknown-tool", "no-question", "published", "retired-tool"],
+)
+def test_publish_comparison_refuses(
+    two_tools: Ledger, given: Given, a: str, b: str, question: str, error: type
+) -> None:
+    given(two_tools)
     refused(
-        ledger,
-        errors.ComparisonAlreadyPublished,
-        ledger.publish_comparison,
-        EDITOR,
-        "beta",
-        "alpha",
-        question="Again?",
-    )
-    assert ledger.comparison("beta", "alpha")["question"] == QUESTION
-
-
-def test_a_comparison_needs_two_distinct_registered_tools(ledger: Ledger) -> None:
-    register(ledger, "alpha")
-    refused(
-        ledger,
-        errors.SameTool,
-        ledger.publish_comparison,
-        EDITOR,
-        "alpha",
-        "alpha",
-        question=QUESTION,
-    )
-    refused(
-        ledger,
-        errors.ToolNotFound,
-        ledger.publish_comparison,
-        EDITOR,
-        "alpha",
-        "ghost",
-        question=QUESTION,
+        two_tools, error, two_tools.publish_comparison, EDITOR, a, b, question=question
     )
 
 
-def test_a_comparison_needs_active_tools_and_a_question(ledger: Ledger) -> None:
-    register(ledger, "alpha")
-    register(ledger, "beta")
-    refused(
-        ledger,
-        errors.InvalidField,
-        ledger.publish_comparison,
-        EDITOR,
-        "alpha",
-        "beta",
-        question="",
-    )
-    ledger.retire_tool(EDITOR, "beta", reason="gone")
-    refused(
-        ledger,
-        errors.ToolRetired,
-        ledger.publish_comparison,
-        EDITOR,
-        "alpha",
-        "beta",
-        question=QUESTION,
-    )
-
-
-def test_edit_comparison_changes_the_question(ledger: Ledger) -> None:
-    register(ledger, "alpha")
-    register(ledger, "beta")
-    ledger.publish_comparison(EDITOR, "alpha", "beta", question=QUESTION)
-    # when the question is edited, with an optional reason
-    receipt = ledger.edit_comparison(
+def test_edit_comparison_changes_the_question(two_tools: Ledger) -> None:
+    published(two_tools)
+    # when the question is edited, naming the pair the other way round
+    receipt = two_tools.edit_comparison(
         EDITOR, "beta", "alpha", question="Which is cheaper?", reason="focus"
     )
-    # then Comparison.Edited holds the new question
-    event = single_new_event(ledger, 3, receipt)
+    # then Comparison.Edited holds the new question and the optional reason
+    event = single_new_event(two_tools, 3, receipt)
     assert (event.type, event.reason, receipt.version) == (
         "Comparison.Edited",
         "focus",
         2,
     )
     assert event.data == {"question": "Which is cheaper?"}
-    # and an edit that changes nothing is refused
-    refused(
-        ledger,
-        errors.NothingChanged,
-        ledger.edit_comparison,
-        EDITOR,
-        "alpha",
-        "beta",
-        question="Which is cheaper?",
-    )
 
 
-def test_retire_comparison_needs_a_reason_and_ends_edits(ledger: Ledger) -> None:
-    register(ledger, "alpha")
-    register(ledger, "beta")
-    ledger.publish_comparison(EDITOR, "alpha", "beta", question=QUESTION)
-    refused(
-        ledger,
-        errors.ReasonRequired,
-        ledger.retire_comparison,
-        EDITOR,
-        "alpha",
-        "beta",
-        reason="",
-    )
-    receipt = ledger.retire_comparison(EDITOR, "alpha", "beta", reason="stale")
-    event = single_new_event(ledger, 3, receipt)
+def test_retire_comparison_records_why(two_tools: Ledger) -> None:
+    published(two_tools)
+    receipt = two_tools.retire_comparison(EDITOR, "alpha", "beta", reason="stale")
+    event = single_new_event(two_tools, 3, receipt)
     assert (event.type, event.reason, event.data) == ("Comparison.Retired", "stale", {})
-    assert ledger.comparison("alpha", "beta")["retired"] is True
-    refused(
-        ledger,
-        errors.ComparisonRetired,
-        ledger.edit_comparison,
-        EDITOR,
-        "alpha",
-        "beta",
-        question="New?",
-    )
-    refused(
-        ledger,
-        errors.ComparisonRetired,
-        ledger.retire_comparison,
-        EDITOR,
-        "alpha",
-        "beta",
-        reason="x",
-    )
+    assert two_tools.comparison("alpha", "beta")["retired"] is True
 
 
-def test_an_unpublished_comparison_is_not_found(ledger: Ledger) -> None:
-    register(ledger, "alpha")
-    register(ledger, "beta")
+EDIT = ("edit_comparison", {"question": "Which is cheaper?"})
+RETIRE = ("retire_comparison", {"reason": "again"})
+
+
+@pytest.mark.parametrize(
+    ("given", "command", "error"),
+    [
+        (nothing, EDIT, errors.ComparisonNotFound),
+        (nothing, RETIRE, errors.ComparisonNotFound),
+        (published, ("edit_comparison", {"question": QUESTION}), errors.NothingChanged),
+        (published, ("retire_comparison", {"reason": ""}), errors.ReasonRequired),
+        (retired, EDIT, errors.ComparisonRetired),
+        (retired, RETIRE, errors.ComparisonRetired),
+    ],
+    ids=[
+        "edit-unpublished",
+        "retire-unpublished",
+        "edit-nothing",
+        "retire-without-reason",
+        "edit-retired",
+        "retire-retired",
+    ],
+)
+def test_edit_and_retire_comparison_refuse(
+    two_tools: Ledger, given: Given, command: tuple[str, dict[str, Any]], error: type
+) -> None:
+    given(two_tools)
+    name, arguments = command
     refused(
-        ledger,
-        errors.ComparisonNotFound,
-        ledger.edit_comparison,
-        EDITOR,
-        "alpha",
-        "beta",
-        question="?",
+        two_tools, error, getattr(two_tools, name), EDITOR, "alpha", "beta", **arguments
     )

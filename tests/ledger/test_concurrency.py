@@ -12,23 +12,25 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ledger import errors, log
+from ledger import log
 from ledger.application import Ledger
-from ledger.context import Context
 from ledger.settings import Settings
 
-from .helpers import VOTER, register
+from .helpers import (
+    THREADS,
+    assert_one_winner,
+    edit_at_version_1,
+    race,
+    register,
+    voter_batch,
+)
 
 WRITER = Path(__file__).with_name("writer_process.py")
-THREADS = 8
 
 
 @pytest.fixture
@@ -41,54 +43,6 @@ def two_ledgers(home: Path) -> Iterator[tuple[Ledger, Ledger]]:
     finally:
         first.close()
         second.close()
-
-
-def race(
-    commands: list[Callable[[], Any]],
-) -> tuple[list[Any], list[BaseException]]:
-    """Runs the commands on threads released at the same instant."""
-    start = threading.Barrier(len(commands))
-
-    def run(command: Callable[[], Any]) -> Any:
-        start.wait()
-        try:
-            return command()
-        except Exception as error:
-            return error
-
-    with ThreadPoolExecutor(len(commands)) as pool:
-        outcomes = list(pool.map(run, commands))
-    errors_ = [o for o in outcomes if isinstance(o, BaseException)]
-    return [o for o in outcomes if not isinstance(o, BaseException)], errors_
-
-
-def edit_at_version_1(ledger: Ledger, index: int) -> Callable[[], Any]:
-    ctx = Context(actor=f"editor:{index}", request_id=f"edit-{index}")
-    return lambda: ledger.edit_tool(
-        ctx, "alpha", {"tagline": f"edited by {index}"}, expected_version=1
-    )
-
-
-def voter_batch(ledger: Ledger, thread: int, count: int) -> Callable[[], list[int]]:
-    """Casts ``count`` votes, each by a voter of its own, and returns positions."""
-    return lambda: [
-        ledger.cast_vote(VOTER, f"t{thread}-v{i}", "alpha", "ship").position
-        for i in range(count)
-    ]
-
-
-def assert_one_winner(ledger: Ledger, receipts: list[Any], failures: list[Any]) -> None:
-    assert len(receipts) == 1, failures
-    assert len(failures) == THREADS - 1
-    assert all(isinstance(f, errors.ConcurrencyConflict) for f in failures), failures
-    (winner,) = receipts
-    edits = log.read(ledger.recorder, types=["Tool.Edited"])
-    assert len(edits) == 1
-    assert edits[0].position == winner.position
-    assert winner.version == 2
-    state = ledger.tool("alpha")
-    assert state["version"] == 2
-    assert state["tagline"] == edits[0].data["changes"]["tagline"]
 
 
 def test_threads_editing_one_version_on_one_ledger(ledger: Ledger) -> None:

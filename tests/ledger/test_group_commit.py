@@ -5,28 +5,21 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ledger import demo, errors
+from ledger import errors
 from ledger import log as event_log
 from ledger.application import Ledger, Receipt
 from ledger.context import Context
 from ledger.group_commit import VoteCommand, cast_together
 from ledger.settings import Settings
 
+pytestmark = pytest.mark.usefixtures("demo_ledger")
+
 CTX = Context(actor="voter:x", request_id="batch-test")
 TOOL = "code-llama-4"
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    opened = Ledger(Settings(home=tmp_path / "ledger"))
-    demo.load(opened)
-    yield opened
-    opened.close()
 
 
 def _vote(voter: str, choice: str = "ship", **where: str) -> VoteCommand:
@@ -37,9 +30,12 @@ def _vote(voter: str, choice: str = "ship", **where: str) -> VoteCommand:
 
 def test_first_votes_are_appended_in_one_go(ledger: Ledger) -> None:
     head = ledger.head_position()
+    appends: list[int] = []
+    ledger.add_listener(appends.append)
     commands = [_vote(f"voter-{n}") for n in range(5)]
     commands.append(_vote("voter-0", "mistral-medium-3", a=TOOL, b="mistral-medium-3"))
     outcomes = cast_together(ledger, commands)
+    assert appends == [head + 6]  # one transaction for all six
     assert all(isinstance(outcome, Receipt) for outcome in outcomes)
     positions = [
         outcome.position for outcome in outcomes if isinstance(outcome, Receipt)
@@ -81,13 +77,14 @@ def test_each_vote_keeps_the_ledgers_own_outcome(ledger: Ledger) -> None:
     assert [r.version for r in receipts] == [1, 2, 2]
     logged = event_log.read(ledger.recorder, after=head)
     assert len(logged) == 3
-    assert sorted(r.position for r in receipts) == [e.position for e in logged]
+    # in the commands' order: the change of new-voter's vote waited for its cast
+    assert [r.position for r in receipts] == [e.position for e in logged]
     assert ledger.vote("new-voter", f"tool:{TOOL}") == "skip"
     assert ledger.vote("old-voter", f"tool:{TOOL}") == "ship"
 
 
-def test_a_retired_tool_takes_no_batched_votes(ledger: Ledger, tmp_path: Path) -> None:
-    other_node = Ledger(Settings(home=tmp_path / "ledger"))
+def test_a_retired_tool_takes_no_batched_votes(ledger: Ledger, home: Path) -> None:
+    other_node = Ledger(Settings(home=home))
     try:
         other_node.retire_tool(CTX, TOOL, reason="withdrawn by its vendor")
     finally:
@@ -99,17 +96,17 @@ def test_a_retired_tool_takes_no_batched_votes(ledger: Ledger, tmp_path: Path) -
 
 
 def test_a_batch_that_loses_a_race_falls_back_vote_by_vote(
-    ledger: Ledger, tmp_path: Path
+    ledger: Ledger, home: Path
 ) -> None:
     """Another writer casts the same vote while the batch waits to append.
 
     Whichever append lands first, both commands succeed and the log holds
     the vote once, then its change: never two first votes, never a lost one.
     """
-    other_node = Ledger(Settings(home=tmp_path / "ledger"))
+    other_node = Ledger(Settings(home=home))
     head = ledger.head_position()
     outcomes: dict[str, object] = {}
-    lock = sqlite3.connect(Settings(home=tmp_path / "ledger").events_path)
+    lock = sqlite3.connect(Settings(home=home).events_path)
     lock.isolation_level = None
     lock.execute("BEGIN IMMEDIATE")
 
@@ -138,3 +135,27 @@ def test_a_batch_that_loses_a_race_falls_back_vote_by_vote(
     racer = [e for e in logged if e.actor == f"voter:{ledger.voter_key('racer')}"]
     assert [e.type for e in racer] == ["Vote.Cast", "Vote.Changed"]
     assert len(logged) == 3
+
+
+def test_on_a_store_without_conditional_appends_each_vote_runs_alone(
+    home: Path,
+) -> None:
+    # given the ledger on eventsourcing's own SQLite recorder, demo loaded
+    stock = Ledger(Settings(home=home), {"PERSISTENCE_MODULE": "eventsourcing.sqlite"})
+    appends: list[int] = []
+    stock.add_listener(appends.append)
+    try:
+        head = stock.head_position()
+        # when votes are cast together
+        outcomes = cast_together(
+            stock, [_vote("first"), _vote("first"), _vote("second", "skip")]
+        )
+        # then each had its own append, with the single commands' outcomes
+        assert [type(o).__name__ for o in outcomes] == [
+            "Receipt",
+            "NothingChanged",
+            "Receipt",
+        ]
+        assert appends == [head + 1, head + 2]
+    finally:
+        stock.close()

@@ -8,22 +8,31 @@ and function in it, so tests never see each other's events nor anyone else's.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+
 import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger import errors, log
+from ledger.conditional_appends import DependencyChanged
 from ledger.domainmodel import Tool, Vote
-from ledger.store import DependencyChanged
-from ledger.store_postgres import LedgerPostgresApplicationRecorder
+from ledger.postgres_recorder import LedgerPostgresApplicationRecorder
 from tests.postgres import URL, Postgres
 
-from .helpers import EDITOR, RATIONALE, VOTER, enroll, refused, register, reviewer_ctx
-from .test_concurrency import (
+from .helpers import (
+    EDITOR,
+    RATIONALE,
     THREADS,
+    VOTER,
     assert_one_winner,
     edit_at_version_1,
+    enroll,
     race,
+    refused,
+    register,
+    reviewer_ctx,
     voter_batch,
 )
 
@@ -145,3 +154,80 @@ def test_the_recorder_refuses_an_append_against_a_moved_aggregate(
         "Tool.Reinstated",
         "Vote.Cast",
     ]
+
+
+@pytest.fixture
+def dropped(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """Drops, from another connection, every connection this test opened.
+
+    The test's connections carry an application name of their own (libpq
+    reads ``PGAPPNAME``), so the server's other clients keep theirs. Returns
+    how many it dropped.
+    """
+    name = f"ledger-test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("PGAPPNAME", name)
+
+    def drop() -> int:
+        with psycopg.connect(URL, autocommit=True) as admin:
+            return len(
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                    (name,),
+                ).fetchall()
+            )
+
+    return drop
+
+
+def test_a_conditional_append_outlives_dropped_connections(
+    postgres: Postgres, dropped: Callable[[], int]
+) -> None:
+    # given a ledger whose every pooled connection the server has dropped
+    ledger = postgres.ledger()
+    register(ledger, "alpha")
+    vote = Vote.cast(VOTER, "tool:alpha", "k" * 32, "ship", ("ship", "skip"))
+    stored: StoredEvent = ledger.mapper.to_stored_event(vote.collect_events()[0])
+    assert dropped() >= 1
+    # when the first statement after it is a conditional append
+    positions = ledger.recorder.insert_events(
+        [stored], unchanged=[(Tool.id_for("alpha"), 1)]
+    )
+    # then it lands, once, on a fresh connection
+    assert positions == [2]
+    assert [e.type for e in log.read(ledger.recorder)] == [
+        "Tool.Registered",
+        "Vote.Cast",
+    ]
+
+
+def test_commands_land_after_the_connections_dropped(
+    postgres: Postgres, dropped: Callable[[], int]
+) -> None:
+    """Each command after the server dropped every connection of the ledger.
+
+    A vote first reads the voter's earlier vote, and eventsourcing's read
+    replaces dropped connections as it retries; publishing a comparison
+    decides on cached tools alone, so its conditional append meets the
+    dropped connections first.
+    """
+    # given a ledger that has its tools and reviewer cached
+    ledger = postgres.ledger()
+    register(ledger, "alpha")
+    register(ledger, "beta")
+    enroll(ledger, "ada")
+    ledger.cast_vote(VOTER, "warm-up", "alpha", "ship")
+    ledger.reviewer("ada")
+    ledger.tool("beta")
+    # when the server drops its connections before each command
+    assert dropped() >= 1
+    vote = ledger.cast_vote(VOTER, "carol", "alpha", "skip")
+    assert dropped() >= 1
+    comparison = ledger.publish_comparison(EDITOR, "alpha", "beta", question="Which?")
+    assert dropped() >= 1
+    review = ledger.submit_review(
+        reviewer_ctx("ada"), "alpha", "ada", verdict="ship", rationale=RATIONALE
+    )
+    # then every command landed, in order
+    assert [r.position for r in (vote, comparison, review)] == [5, 6, 7]
+    assert ledger.vote("carol", "tool:alpha") == "skip"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ledger import errors, rules
@@ -9,10 +11,13 @@ from ledger.application import Ledger
 from ledger.domainmodel import Review
 
 from .helpers import (
+    ADMIN,
     EDITOR,
     RATIONALE,
+    Given,
+    enroll,
     envelope,
-    given_tools_and_panel,
+    nothing,
     refused,
     reviewer_ctx,
     single_new_event,
@@ -22,16 +27,32 @@ ADA = reviewer_ctx("ada")
 
 
 @pytest.fixture
-def panel(ledger: Ledger) -> Ledger:
+def panel(two_tools: Ledger) -> Ledger:
     """Tools alpha and beta, reviewers ada (builder) and bob (skeptic)."""
-    given_tools_and_panel(ledger)
-    return ledger
+    enroll(two_tools, "ada", "builder")
+    enroll(two_tools, "bob", "skeptic")
+    return two_tools
 
 
-def submit(ledger: Ledger, verdict: str = "ship", tool: str = "alpha") -> int:
-    head = ledger.head_position()
-    ledger.submit_review(ADA, tool, "ada", verdict=verdict, rationale=RATIONALE)
-    return head
+def submitted(ledger: Ledger) -> None:
+    """Ada's ship on alpha."""
+    ledger.submit_review(ADA, "alpha", "ada", verdict="ship", rationale=RATIONALE)
+
+
+def withdrawn(ledger: Ledger) -> None:
+    submitted(ledger)
+    ledger.withdraw_review(ADA, "alpha", "ada", reason="pause")
+
+
+def revised(ledger: Ledger) -> None:
+    submitted(ledger)
+    ledger.revise_review(
+        ADA, "alpha", "ada", verdict="skip", rationale=RATIONALE, reason="one"
+    )
+
+
+def retired_tool(ledger: Ledger) -> None:
+    ledger.retire_tool(EDITOR, "alpha", reason="discontinued")
 
 
 def test_submit_review_appends_submitted(panel: Ledger) -> None:
@@ -67,102 +88,93 @@ def test_submit_review_appends_submitted(panel: Ledger) -> None:
     }
 
 
-@pytest.mark.parametrize("verdict", ["yes", "Ship", "", "maybe"])
-def test_verdict_is_ship_or_skip(panel: Ledger, verdict: str) -> None:
-    refused(
-        panel,
-        errors.InvalidVerdict,
-        panel.submit_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict=verdict,
-        rationale=RATIONALE,
-    )
-
-
-@pytest.mark.parametrize("rationale", ["", "   \n", "x" * (rules.MAX_RATIONALE + 1)])
-def test_rationale_is_non_empty_and_bounded(panel: Ledger, rationale: str) -> None:
-    refused(
-        panel,
-        errors.InvalidRationale,
-        panel.submit_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="ship",
-        rationale=rationale,
-    )
-
-
 def test_rationale_at_the_limit_is_accepted(panel: Ledger) -> None:
     longest = "x" * rules.MAX_RATIONALE
     panel.submit_review(ADA, "alpha", "ada", verdict="ship", rationale=longest)
     assert panel.review("alpha", "ada")["rationale"] == longest
 
 
-def test_only_an_enrolled_reviewer_reviews_a_registered_tool(panel: Ledger) -> None:
-    refused(
-        panel,
-        errors.ReviewerNotFound,
-        panel.submit_review,
-        ADA,
-        "alpha",
-        "nobody",
-        verdict="ship",
-        rationale=RATIONALE,
-    )
-    refused(
-        panel,
-        errors.ToolNotFound,
-        panel.submit_review,
-        ADA,
-        "gamma",
-        "ada",
-        verdict="ship",
-        rationale=RATIONALE,
-    )
-
-
-def test_one_review_per_reviewer_per_tool(panel: Ledger) -> None:
-    # given ada's review of alpha
-    submit(panel)
-    # when she submits another one of alpha, it is refused
-    refused(
-        panel,
-        errors.ReviewAlreadySubmitted,
-        panel.submit_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="skip",
-        rationale="Changed my mind.",
-    )
-    # but she may review beta, and bob may review alpha
+def test_other_reviews_of_the_tool_or_by_the_reviewer_are_their_own(
+    panel: Ledger,
+) -> None:
+    submitted(panel)
     panel.submit_review(ADA, "beta", "ada", verdict="skip", rationale=RATIONALE)
     panel.submit_review(
         reviewer_ctx("bob"), "alpha", "bob", verdict="ship", rationale=RATIONALE
     )
     assert panel.review("alpha", "ada")["verdict"] == "ship"
+    assert panel.review("beta", "ada")["verdict"] == "skip"
 
 
-def test_a_retired_tool_takes_no_new_review(panel: Ledger) -> None:
-    panel.retire_tool(EDITOR, "alpha", reason="discontinued")
+@pytest.mark.parametrize(
+    ("given", "tool", "reviewer", "verdict", "rationale", "error"),
+    [
+        *[
+            (nothing, "alpha", "ada", verdict, RATIONALE, errors.InvalidVerdict)
+            for verdict in ["yes", "Ship", "", "maybe"]
+        ],
+        *[
+            (nothing, "alpha", "ada", "ship", rationale, errors.InvalidRationale)
+            for rationale in ["", "   \n", "x" * (rules.MAX_RATIONALE + 1)]
+        ],
+        (nothing, "alpha", "nobody", "ship", RATIONALE, errors.ReviewerNotFound),
+        (nothing, "gamma", "ada", "ship", RATIONALE, errors.ToolNotFound),
+        (submitted, "alpha", "ada", "skip", "Changed.", errors.ReviewAlreadySubmitted),
+        (retired_tool, "alpha", "ada", "ship", RATIONALE, errors.ToolRetired),
+        (
+            lambda ledger: (withdrawn(ledger), retired_tool(ledger)),
+            "alpha",
+            "ada",
+            "ship",
+            RATIONALE,
+            errors.ToolRetired,
+        ),
+        (
+            lambda ledger: ledger.retire_reviewer(ADMIN, "ada", reason="left"),
+            "alpha",
+            "ada",
+            "ship",
+            RATIONALE,
+            errors.ReviewerRetired,
+        ),
+    ],
+    ids=[
+        *[f"verdict-{n}" for n in range(4)],
+        *[f"rationale-{n}" for n in range(3)],
+        "unknown-reviewer",
+        "unknown-tool",
+        "already-submitted",
+        "retired-tool",
+        "resubmitted-on-retired-tool",
+        "retired-reviewer",
+    ],
+)
+def test_submit_review_refuses(
+    panel: Ledger,
+    given: Given,
+    tool: str,
+    reviewer: str,
+    verdict: str,
+    rationale: str,
+    error: type,
+) -> None:
+    given(panel)
     refused(
         panel,
-        errors.ToolRetired,
+        error,
         panel.submit_review,
         ADA,
-        "alpha",
-        "ada",
-        verdict="ship",
-        rationale=RATIONALE,
+        tool,
+        reviewer,
+        verdict=verdict,
+        rationale=rationale,
     )
 
 
 def test_revise_review_records_new_verdict_and_reason(panel: Ledger) -> None:
     # given ada's ship on alpha
-    head = submit(panel) + 1
+    submitted(panel)
+    head = panel.head_position()
     # when she revises it to skip, saying why
     receipt = panel.revise_review(
         ADA,
@@ -187,77 +199,69 @@ def test_revise_review_records_new_verdict_and_reason(panel: Ledger) -> None:
     assert (review["verdict"], review["revisions"]) == ("skip", 1)
 
 
-def test_a_revision_must_change_something_and_say_why(panel: Ledger) -> None:
-    submit(panel)
-    refused(
-        panel,
-        errors.NothingChanged,
-        panel.revise_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="ship",
-        rationale=f" {RATIONALE} ",
-        reason="no reason to revise",
-    )
-    refused(
-        panel,
-        errors.ReasonRequired,
-        panel.revise_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="ship",
-        rationale="A new rationale, same verdict.",
-        reason="",
-    )
+REVISION = {"verdict": "ship", "rationale": RATIONALE, "reason": "why"}
 
 
-def test_revise_with_a_stale_version_is_a_conflict(panel: Ledger) -> None:
-    submit(panel)
-    panel.revise_review(
-        ADA, "alpha", "ada", verdict="skip", rationale=RATIONALE, reason="one"
-    )
-    refused(
-        panel,
-        errors.StaleVersion,
-        panel.revise_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="ship",
-        rationale=RATIONALE,
-        reason="two",
-        expected_version=1,
-    )
-    assert panel.review("alpha", "ada")["verdict"] == "skip"
+@pytest.mark.parametrize(
+    ("given", "command", "arguments", "error"),
+    [
+        (
+            submitted,
+            "revise_review",
+            {**REVISION, "rationale": f" {RATIONALE} "},
+            errors.NothingChanged,
+        ),
+        (
+            submitted,
+            "revise_review",
+            {**REVISION, "rationale": "A new rationale, same verdict.", "reason": ""},
+            errors.ReasonRequired,
+        ),
+        (
+            revised,
+            "revise_review",
+            {**REVISION, "expected_version": 1},
+            errors.StaleVersion,
+        ),
+        (nothing, "revise_review", REVISION, errors.ReviewNotFound),
+        (withdrawn, "revise_review", REVISION, errors.ReviewWithdrawn),
+        (submitted, "withdraw_review", {"reason": " "}, errors.ReasonRequired),
+        (withdrawn, "withdraw_review", {"reason": "x"}, errors.ReviewWithdrawn),
+        (
+            submitted,
+            "put_review",
+            {"verdict": "skip", "rationale": RATIONALE},
+            errors.ReasonRequired,
+        ),
+        (
+            submitted,
+            "put_review",
+            {**REVISION, "expected_version": 4},
+            errors.StaleVersion,
+        ),
+    ],
+    ids=[
+        "revise-nothing",
+        "revise-without-reason",
+        "revise-stale",
+        "revise-missing",
+        "revise-withdrawn",
+        "withdraw-without-reason",
+        "withdraw-twice",
+        "put-revision-without-reason",
+        "put-stale",
+    ],
+)
+def test_changes_to_a_review_refuse(
+    panel: Ledger, given: Given, command: str, arguments: dict[str, Any], error: type
+) -> None:
+    given(panel)
+    refused(panel, error, getattr(panel, command), ADA, "alpha", "ada", **arguments)
 
 
-def test_revise_of_a_missing_review_is_not_found(panel: Ledger) -> None:
-    refused(
-        panel,
-        errors.ReviewNotFound,
-        panel.revise_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="skip",
-        rationale=RATIONALE,
-        reason="why",
-    )
-
-
-def test_withdraw_review_needs_a_reason_and_happens_once(panel: Ledger) -> None:
-    head = submit(panel) + 1
-    refused(
-        panel,
-        errors.ReasonRequired,
-        panel.withdraw_review,
-        ADA,
-        "alpha",
-        "ada",
-        reason=" ",
-    )
+def test_withdraw_review_records_the_reason(panel: Ledger) -> None:
+    submitted(panel)
+    head = panel.head_position()
     # when ada withdraws her review, saying why
     receipt = panel.withdraw_review(
         ADA, "alpha", "ada", reason="conflict of interest", expected_version=1
@@ -270,33 +274,11 @@ def test_withdraw_review_needs_a_reason_and_happens_once(panel: Ledger) -> None:
         {},
     )
     assert panel.review("alpha", "ada")["withdrawn"] is True
-    # and a withdrawn review can be neither withdrawn again nor revised
-    refused(
-        panel,
-        errors.ReviewWithdrawn,
-        panel.withdraw_review,
-        ADA,
-        "alpha",
-        "ada",
-        reason="x",
-    )
-    refused(
-        panel,
-        errors.ReviewWithdrawn,
-        panel.revise_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="skip",
-        rationale=RATIONALE,
-        reason="x",
-    )
 
 
 def test_submitting_after_a_withdrawal_resubmits(panel: Ledger) -> None:
     # given a withdrawn review
-    submit(panel)
-    panel.withdraw_review(ADA, "alpha", "ada", reason="pause")
+    withdrawn(panel)
     head = panel.head_position()
     # when ada submits again
     receipt = panel.submit_review(
@@ -315,82 +297,34 @@ def test_submitting_after_a_withdrawal_resubmits(panel: Ledger) -> None:
     )
 
 
-def test_resubmitting_on_a_retired_tool_is_refused(panel: Ledger) -> None:
-    submit(panel)
-    panel.withdraw_review(ADA, "alpha", "ada", reason="pause")
-    panel.retire_tool(EDITOR, "alpha", reason="gone")
-    refused(
-        panel,
-        errors.ToolRetired,
-        panel.submit_review,
+@pytest.mark.parametrize(
+    ("given", "verdict", "reason", "expected_version", "appended"),
+    [
+        (nothing, "ship", "", None, ("Review.Submitted", "", 1)),
+        (submitted, "skip", "benchmarks", 1, ("Review.Revised", "benchmarks", 2)),
+        (withdrawn, "skip", "back", 2, ("Review.Resubmitted", "back", 3)),
+    ],
+    ids=["submits", "revises", "resubmits"],
+)
+def test_put_review_does_what_the_reviews_state_calls_for(
+    panel: Ledger,
+    given: Given,
+    verdict: str,
+    reason: str,
+    expected_version: int | None,
+    appended: tuple[str, str, int],
+) -> None:
+    given(panel)
+    head = panel.head_position()
+    receipt = panel.put_review(
         ADA,
         "alpha",
         "ada",
-        verdict="ship",
+        verdict=verdict,
         rationale=RATIONALE,
+        reason=reason,
+        expected_version=expected_version,
     )
-
-
-def test_put_review_submits_revises_and_resubmits(panel: Ledger) -> None:
-    # when there is no review yet, put submits one
-    first = panel.put_review(ADA, "alpha", "ada", verdict="ship", rationale=RATIONALE)
-    assert single_new_event(panel, first.position - 1, first).type == "Review.Submitted"
-    # when there is a live one, put revises it, and needs a reason to
-    refused(
-        panel,
-        errors.ReasonRequired,
-        panel.put_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="skip",
-        rationale=RATIONALE,
-    )
-    second = panel.put_review(
-        ADA,
-        "alpha",
-        "ada",
-        verdict="skip",
-        rationale=RATIONALE,
-        reason="benchmarks",
-        expected_version=1,
-    )
-    event = single_new_event(panel, second.position - 1, second)
-    assert (event.type, event.reason, second.version) == (
-        "Review.Revised",
-        "benchmarks",
-        2,
-    )
-    # when it is withdrawn, put resubmits it, reason kept
-    panel.withdraw_review(ADA, "alpha", "ada", reason="pause")
-    third = panel.put_review(
-        ADA,
-        "alpha",
-        "ada",
-        verdict="ship",
-        rationale=RATIONALE,
-        reason="back",
-        expected_version=3,
-    )
-    event = single_new_event(panel, third.position - 1, third)
-    assert (event.type, event.reason, event.data["verdict"]) == (
-        "Review.Resubmitted",
-        "back",
-        "ship",
-    )
-
-
-def test_put_review_with_a_stale_version_is_a_conflict(panel: Ledger) -> None:
-    submit(panel)
-    refused(
-        panel,
-        errors.StaleVersion,
-        panel.put_review,
-        ADA,
-        "alpha",
-        "ada",
-        verdict="skip",
-        rationale=RATIONALE,
-        reason="x",
-        expected_version=4,
-    )
+    event = single_new_event(panel, head, receipt)
+    assert (event.type, event.reason, receipt.version) == appended
+    assert event.data["verdict"] == verdict

@@ -10,7 +10,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.settings import Settings
-from ledger.store import LedgerSQLiteApplicationRecorder
+from ledger.sqlite_recorder import LedgerSQLiteApplicationRecorder
 
 from .helpers import register
 
@@ -48,7 +48,7 @@ def test_sqlite_environment_creates_home(tmp_path: Path) -> None:
     home = tmp_path / "new" / "home"
     env = Settings(home=home, lock_timeout=7).eventsourcing_env()
     assert env == {
-        "PERSISTENCE_MODULE": "ledger.store:LedgerSQLiteFactory",
+        "PERSISTENCE_MODULE": "ledger.sqlite_recorder:LedgerSQLiteFactory",
         "SQLITE_DBNAME": str(home / "events.sqlite"),
         "SQLITE_LOCK_TIMEOUT": "7",
     }
@@ -85,10 +85,7 @@ def test_postgresql_environment(
 ) -> None:
     env = Settings(home=tmp_path, event_store=url, lock_timeout=4).eventsourcing_env()
     assert env == {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": (
-            "ledger.store_postgres:LedgerPostgresApplicationRecorder"
-        ),
+        "PERSISTENCE_MODULE": "ledger.postgres_recorder:LedgerPostgresFactory",
         "POSTGRES_LOCK_TIMEOUT": "4",
         **expected,
     }

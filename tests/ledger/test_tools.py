@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from ledger import errors, rules
@@ -11,7 +14,9 @@ from ledger.domainmodel import Tool
 
 from .helpers import (
     EDITOR,
+    Given,
     envelope,
+    nothing,
     refused,
     register,
     single_new_event,
@@ -56,23 +61,38 @@ def test_register_tool_fills_optional_fields_with_empty_text(ledger: Ledger) -> 
     }
 
 
+BAD_SLUGS = ["Alpha", "alpha coder", "alpha_coder", "-alpha", "alpha-"]
+
+
 @pytest.mark.parametrize(
-    "slug",
-    ["Alpha", "alpha coder", "alpha_coder", "-alpha", "alpha-", "", "a" * 65, "é"],
+    ("slug", "fields", "error"),
+    [
+        *[
+            (slug, tool_fields(), errors.InvalidSlug)
+            for slug in [*BAD_SLUGS, "", "a" * 65, "é"]
+        ],
+        ("alpha", {"name": "X", "vendor": "Y"}, errors.InvalidField),
+        ("alpha", {"name": " ", "vendor": "Y", "category": "Z"}, errors.InvalidField),
+        ("alpha", {**tool_fields(), "price": "Free"}, errors.InvalidField),
+        ("alpha", tool_fields(tagline="x" * 301), errors.InvalidField),
+    ],
+    ids=[
+        *["capitals", "space", "underscore", "leading-hyphen", "trailing-hyphen"],
+        *["empty", "too-long", "not-ascii"],
+        "no-category",
+        "blank-name",
+        "unknown-field",
+        "long-tagline",
+    ],
 )
-def test_register_tool_refuses_a_slug_that_is_not_lowercase_url_safe(
-    ledger: Ledger, slug: str
+def test_register_tool_refuses_a_bad_slug_or_bad_fields(
+    ledger: Ledger, slug: str, fields: dict[str, str], error: type
 ) -> None:
-    # when a tool is registered under a bad slug, then nothing is appended
-    refused(
-        ledger, errors.InvalidSlug, ledger.register_tool, EDITOR, slug, tool_fields()
-    )
+    refused(ledger, error, ledger.register_tool, EDITOR, slug, fields)
 
 
 def test_register_tool_refuses_a_slug_already_taken(ledger: Ledger) -> None:
-    # given a registered tool
     register(ledger, "alpha")
-    # when another tool is registered under the same slug
     info = refused(
         ledger,
         errors.ToolAlreadyRegistered,
@@ -81,24 +101,9 @@ def test_register_tool_refuses_a_slug_already_taken(ledger: Ledger) -> None:
         "alpha",
         tool_fields("Another"),
     )
-    # then the error names the slug and the first tool is untouched
+    # the error names the slug and the first tool is untouched
     assert "alpha" in str(info.value)
     assert ledger.tool("alpha")["name"] == "Alpha"
-
-
-@pytest.mark.parametrize(
-    ("fields", "error"),
-    [
-        ({"name": "X", "vendor": "Y"}, errors.InvalidField),  # no category
-        ({"name": " ", "vendor": "Y", "category": "Z"}, errors.InvalidField),
-        ({**tool_fields(), "price": "Free"}, errors.InvalidField),
-        ({**tool_fields(), "tagline": "x" * 301}, errors.InvalidField),
-    ],
-)
-def test_register_tool_refuses_missing_unknown_or_oversized_fields(
-    ledger: Ledger, fields: dict[str, str], error: type[Exception]
-) -> None:
-    refused(ledger, error, ledger.register_tool, EDITOR, "alpha", fields)
 
 
 def test_edit_tool_records_only_the_fields_that_change(ledger: Ledger) -> None:
@@ -126,38 +131,16 @@ def test_edit_tool_records_only_the_fields_that_change(ledger: Ledger) -> None:
 
 
 @pytest.mark.parametrize("field", sorted(rules.VERDICT_FIELDS))
-def test_edit_of_a_verdict_field_needs_a_reason(ledger: Ledger, field: str) -> None:
-    # given a tool
+def test_an_edit_of_a_verdict_field_is_recorded_with_its_reason(
+    ledger: Ledger, field: str
+) -> None:
     register(ledger, "alpha")
-    # when a field a verdict rests on is changed without a reason, it is refused
-    refused(
-        ledger,
-        errors.ReasonRequired,
-        ledger.edit_tool,
-        EDITOR,
-        "alpha",
-        {field: "Changed"},
-        reason="  ",
-    )
-    # and with a reason it is recorded, reason included
     receipt = ledger.edit_tool(
         EDITOR, "alpha", {field: "Changed"}, reason="vendor announcement"
     )
-    event = single_new_event(ledger, receipt.position - 1, receipt)
+    event = single_new_event(ledger, 1, receipt)
     assert event.reason == "vendor announcement"
     assert event.data == {"changes": {field: "Changed"}}
-
-
-def test_edit_tool_that_changes_nothing_is_refused(ledger: Ledger) -> None:
-    register(ledger, "alpha")
-    refused(
-        ledger,
-        errors.NothingChanged,
-        ledger.edit_tool,
-        EDITOR,
-        "alpha",
-        {"name": "Alpha", "vendor": "Acme"},
-    )
 
 
 def test_edit_tool_with_a_stale_expected_version_is_a_conflict(ledger: Ledger) -> None:
@@ -180,20 +163,9 @@ def test_edit_tool_with_a_stale_expected_version_is_a_conflict(ledger: Ledger) -
     assert ledger.tool("alpha")["tagline"] == "Writes the boring parts"
 
 
-def test_edit_of_an_unknown_tool_is_not_found(ledger: Ledger) -> None:
-    refused(
-        ledger, errors.ToolNotFound, ledger.edit_tool, EDITOR, "nope", {"name": "X"}
-    )
-
-
-def test_retire_and_reinstate_tool_need_reasons(ledger: Ledger) -> None:
-    # given a tool
+def test_retire_and_reinstate_tool_record_why(ledger: Ledger) -> None:
     register(ledger, "alpha")
-    # when it is retired without a reason, it is refused
-    refused(
-        ledger, errors.ReasonRequired, ledger.retire_tool, EDITOR, "alpha", reason=""
-    )
-    # when it is retired with one
+    # when a tool is retired
     retired = ledger.retire_tool(
         EDITOR, "alpha", reason="discontinued", expected_version=1
     )
@@ -207,12 +179,7 @@ def test_retire_and_reinstate_tool_need_reasons(ledger: Ledger) -> None:
     }
     assert event.data == {}
     assert ledger.tool("alpha")["retired"] is True
-    # and a retired tool cannot be retired again
-    refused(ledger, errors.ToolRetired, ledger.retire_tool, EDITOR, "alpha", reason="x")
-    # when it is reinstated, that too needs a reason
-    refused(
-        ledger, errors.ReasonRequired, ledger.reinstate_tool, EDITOR, "alpha", reason=""
-    )
+    # and when it is reinstated, Tool.Reinstated does
     back = ledger.reinstate_tool(
         EDITOR, "alpha", reason="relaunched", expected_version=2
     )
@@ -225,27 +192,59 @@ def test_retire_and_reinstate_tool_need_reasons(ledger: Ledger) -> None:
     assert ledger.tool("alpha")["retired"] is False
 
 
-def test_reinstate_of_an_active_tool_is_refused(ledger: Ledger) -> None:
+Command = Callable[[Ledger], object]
+
+
+def edit(changes: dict[str, str], **keywords: Any) -> Command:
+    return lambda ledger: ledger.edit_tool(EDITOR, "alpha", changes, **keywords)
+
+
+def retire(**keywords: Any) -> Command:
+    return lambda ledger: ledger.retire_tool(EDITOR, "alpha", **keywords)
+
+
+def reinstate(reason: str) -> Command:
+    return lambda ledger: ledger.reinstate_tool(EDITOR, "alpha", reason=reason)
+
+
+def retired(ledger: Ledger) -> None:
     register(ledger, "alpha")
-    refused(
-        ledger,
-        errors.ToolNotRetired,
-        ledger.reinstate_tool,
-        EDITOR,
-        "alpha",
-        reason="x",
-    )
+    ledger.retire_tool(EDITOR, "alpha", reason="gone")
 
 
-def test_retire_with_a_stale_expected_version_is_a_conflict(ledger: Ledger) -> None:
+def edited(ledger: Ledger) -> None:
     register(ledger, "alpha")
     ledger.edit_tool(EDITOR, "alpha", {"name": "Renamed"})
-    refused(
-        ledger,
-        errors.StaleVersion,
-        ledger.retire_tool,
-        EDITOR,
-        "alpha",
-        reason="gone",
-        expected_version=1,
-    )
+
+
+@pytest.mark.parametrize(
+    ("given", "command", "error"),
+    [
+        *[
+            (register, edit({field: "Changed"}, reason="  "), errors.ReasonRequired)
+            for field in sorted(rules.VERDICT_FIELDS)
+        ],
+        (register, edit({"name": "Alpha", "vendor": "Acme"}), errors.NothingChanged),
+        (nothing, edit({"name": "X"}), errors.ToolNotFound),
+        (register, retire(reason=""), errors.ReasonRequired),
+        (retired, retire(reason="x"), errors.ToolRetired),
+        (edited, retire(reason="gone", expected_version=1), errors.StaleVersion),
+        (retired, reinstate(""), errors.ReasonRequired),
+        (register, reinstate("x"), errors.ToolNotRetired),
+    ],
+    ids=[
+        *[f"{field}-without-reason" for field in sorted(rules.VERDICT_FIELDS)],
+        "edit-nothing",
+        "edit-unknown",
+        "retire-without-reason",
+        "retire-twice",
+        "retire-stale",
+        "reinstate-without-reason",
+        "reinstate-active",
+    ],
+)
+def test_edit_retire_and_reinstate_tool_refuse(
+    ledger: Ledger, given: Given, command: Command, error: type
+) -> None:
+    given(ledger)
+    refused(ledger, error, command, ledger)

@@ -1,4 +1,8 @@
-"""Fixtures for the page tests: a fresh demo ledger and an app serving it."""
+"""Fixtures for the page tests: a demo ledger, the app over it, a browser.
+
+``client`` drives the app in process; ``server`` is a real ``ledger serve``
+and ``browser`` Debian's Chromium, for the tests of the page in a browser.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +12,41 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from api import create_app
-from api.settings import ApiSettings
-from ledger import demo
-from ledger.application import Ledger
-from ledger.settings import Settings
+from tests.api.helpers import make_home, served, settings_for
+from tests.pages.helpers import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture
 def demo_home(tmp_path: Path) -> Path:
     """A LEDGER_HOME holding only the demo comparison."""
-    home = tmp_path / "ledger"
-    ledger = Ledger(Settings(home=home))
-    try:
-        demo.load(ledger)
-    finally:
-        ledger.close()
-    return home
+    return make_home(tmp_path)
 
 
 @pytest.fixture
 def client(demo_home: Path) -> Iterator[TestClient[Litestar]]:
     """The whole app (JSON API, pages, feed) over the demo ledger."""
-    settings = ApiSettings(
-        ledger=Settings(home=demo_home), access_log=False, log_level="WARNING"
-    )
-    with TestClient(app=create_app(settings)) as test_client:
+    with TestClient(app=create_app(settings_for(demo_home))) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def server(demo_home: Path) -> Iterator[str]:
+    """`ledger serve` on a free port over the demo ledger; yields its base URL."""
+    with served(demo_home) as base:
+        yield base
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, through Playwright."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()

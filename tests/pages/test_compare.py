@@ -6,8 +6,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from ledger.context import Context
-from tests.pages.helpers import ledger_of, revise
-from tests.pages.html import Page
+from tests.pages.helpers import Page, ledger_of, revise
 
 COMPARE = "/compare/code-llama-4/mistral-medium-3"
 LLAMA = "Code Llama 4 (70B & 400B)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.pages.html import Page
+from tests.pages.helpers import Page
 
 
 def test_index_lists_tools_and_comparisons(client: TestClient[Litestar]) -> None:

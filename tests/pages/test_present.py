@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.chart import HEIGHT, ship_chart
-from api.present import change, counted, event_label, interval, pct, spread
+from api.web.chart import HEIGHT, ship_chart
+from api.web.present import change, counted, event_label, interval, pct, spread
 from projections.models import CardFigures, Figures, HistoryItem
 
 NONE = Figures()

@@ -5,8 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.pages.helpers import revise
-from tests.pages.html import Page
+from tests.pages.helpers import Page, revise
 
 
 def after(cell: str) -> str:

@@ -8,13 +8,14 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from readmodel_helpers import TOOLS, apply_command, seed, steps
 
 from ledger import log as event_log
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import Card, Projector, ReadModel
 from projections.rebuild import build
+
+from .helpers import TOOLS, apply_command, seed, steps
 
 
 def _oracle(ledger: Ledger, stop: int) -> dict[str, dict[str, Any]]:

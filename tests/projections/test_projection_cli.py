@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from readmodel_helpers import CTX, run_ledger
-
 from ledger import demo
 from ledger.application import Ledger
+
+from .helpers import CTX, run_ledger
 
 
 def test_project_then_status_then_rebuild(home: Path, ledger: Ledger) -> None:
@@ -23,12 +23,12 @@ def test_project_then_status_then_rebuild(home: Path, ledger: Ledger) -> None:
     status = run_ledger(home, "status")
     assert status.returncode == 0, status.stderr
     rows = {
-        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:6]]
+        line.split("│")[2].strip(): [cell.strip() for cell in line.split("│")[1:7]]
         for line in status.stdout.splitlines()
         if line.startswith("│")
     }
-    assert rows["tools"] == ["2", str(head + 1), str(head), "1"]
-    assert rows["audit"] == [str(head), str(head + 1), str(head), "1"]
+    assert rows["tools"] == ["cards", "tools", "2", str(head + 1), str(head), "1"]
+    assert rows["audit"] == ["audit", "audit", str(head), str(head + 1), str(head), "1"]
     rebuilt = run_ledger(home, "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert f"rebuilt {head + 1} events up to position {head + 1}" in rebuilt.stdout
@@ -90,9 +90,9 @@ def test_project_follow_keeps_up_until_terminated(
     import signal
     import subprocess
 
-    from readmodel_helpers import LEDGER
-
     from projections import ReadModel
+
+    from .helpers import LEDGER
 
     demo.load(ledger)
     process = subprocess.Popen(
@@ -119,3 +119,26 @@ def test_project_follow_keeps_up_until_terminated(
             process.kill()
     assert process.returncode == 0, err
     assert f"stopped at position {receipt.position}" in out
+
+
+def test_status_reports_a_table_it_cannot_count_as_failing(
+    home: Path, ledger: Ledger, live_path: Path
+) -> None:
+    import os
+    import sqlite3
+
+    demo.load(ledger)
+    assert run_ledger(home, "project").returncode == 0
+    conn = sqlite3.connect(os.path.realpath(live_path))
+    conn.execute("DROP TABLE head_to_head")
+    conn.commit()
+    conn.close()
+    status = run_ledger(home, "status")
+    assert status.returncode == 0, status.stderr
+    rows = {
+        line.split("│")[2].strip(): line.split("│")[3].strip()
+        for line in status.stdout.splitlines()
+        if line.startswith("│")
+    }
+    assert rows["head_to_head"].startswith("failing")
+    assert rows["tools"] == "2"

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from readmodel_helpers import CTX, LEDGER, TOOLS, dump, run_ledger, seed
 
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import readmodel_path
 from projections.rebuild import build
+
+from .helpers import CTX, LEDGER, TOOLS, dump, run_ledger, seed
 
 KILLS = 20
 BATCH = 20

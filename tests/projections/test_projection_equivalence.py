@@ -8,18 +8,19 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from readmodel_helpers import (
+
+from ledger.application import Ledger
+from ledger.settings import Settings
+from projections import Projector
+from projections.rebuild import build
+
+from .helpers import (
     apply_command,
     assert_matches_write_side,
     dump,
     seed,
     steps,
 )
-
-from ledger.application import Ledger
-from ledger.settings import Settings
-from projections import Projector
-from projections.rebuild import build
 
 
 def _run(home: Path, script: list[tuple[Any, ...]], final_batch: int) -> Path:

@@ -7,13 +7,23 @@ import threading
 from pathlib import Path
 
 import pytest
-from readmodel_helpers import CTX, LEDGER, TOOLS, dump, run_ledger, seed
 
 from ledger.application import Ledger
-from projections import Projector, schema, store
-from projections.fold import GapError, project
+from projections import Projector
+from projections.engine import GapError
 from projections.rebuild import build
 from projections.source import LogSource
+
+from .helpers import (
+    CTX,
+    LEDGER,
+    TOOLS,
+    dump,
+    open_readmodel,
+    project,
+    run_ledger,
+    seed,
+)
 
 
 def _log(ledger: Ledger) -> None:
@@ -26,25 +36,19 @@ def _log(ledger: Ledger) -> None:
     ledger.put_review(CTX, "alpha", "ada", verdict="ship", rationale="Fine.")
 
 
-def _open(path: Path) -> store.Connection:
-    conn = store.connect(path)
-    schema.migrate(conn)
-    return conn
-
-
 def test_replaying_a_batch_changes_nothing(ledger: Ledger, tmp_path: Path) -> None:
     _log(ledger)
     source = LogSource(ledger)
     raws = source.read(0, 1000)
     path = tmp_path / "model.sqlite"
-    conn = _open(path)
-    assert project(conn, 0, raws[:40], source=source) == 40
+    conn = open_readmodel(path)
+    assert project(conn, 0, raws[:40], source) == 40
     once = dump(path)
-    assert project(conn, 0, raws[:40], source=source) == 40  # the same batch again
-    assert project(conn, 20, raws[20:40], source=source) == 40  # a tail of it again
+    assert project(conn, 0, raws[:40], source) == 40  # the same batch again
+    assert project(conn, 20, raws[20:40], source) == 40  # a tail of it again
     assert dump(path) == once
     # An overlapping batch applies only what is new.
-    assert project(conn, 30, raws[30:], source=source) == len(raws)
+    assert project(conn, 30, raws[30:], source) == len(raws)
     conn.close()
     source.close()
     build(ledger, tmp_path / "clean.sqlite")
@@ -58,11 +62,11 @@ def test_a_batch_that_would_skip_events_is_refused(
     source = LogSource(ledger)
     raws = source.read(0, 1000)
     path = tmp_path / "model.sqlite"
-    conn = _open(path)
-    project(conn, 0, raws[:10], source=source)
+    conn = open_readmodel(path)
+    project(conn, 0, raws[:10], source)
     before = dump(path)
     with pytest.raises(GapError):
-        project(conn, 20, raws[20:30], source=source)
+        project(conn, 20, raws[20:30], source)
     assert dump(path) == before
     assert not conn.in_transaction
     conn.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from readmodel_helpers import CTX, seed
-
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import Projector, ReadModel
+
+from .helpers import CTX, seed
 
 
 def test_a_local_append_wakes_the_projector(ledger: Ledger, live_path: Path) -> None:

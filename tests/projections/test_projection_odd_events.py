@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
-from readmodel_helpers import CTX, FIELDS, dump
 
 from ledger.application import Ledger
 from ledger.domainmodel import Review, Reviewer, Tool
 from projections import Projector, ReadModel
 from projections.rebuild import build
+
+from .helpers import CTX, FIELDS, dump
 
 TRICKY = 'He said "ship it"\n\tback\\slash \u2014 caf\u00e9 \U0001f680 \u2028 \x01 end'
 

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from readmodel_helpers import CTX, seed
 
 from ledger.application import Ledger
 from ledger.context import Context
 from projections import Projector, ReadModel
+
+from .helpers import CTX, seed
 
 
 @pytest.fixture

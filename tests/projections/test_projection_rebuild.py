@@ -7,11 +7,11 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from readmodel_helpers import CTX, TOOLS, dump, run_ledger, seed
-
 from ledger.application import Ledger
 from projections import Projector, ReadModel
 from projections.rebuild import build, rebuild
+
+from .helpers import CTX, TOOLS, dump, run_ledger, seed
 
 
 def _votes(ledger: Ledger, count: int) -> None:

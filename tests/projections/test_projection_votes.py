@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from readmodel_helpers import CTX, dump, seed
-
 from ledger.application import Ledger
-from projections import schema, store
-from projections.fold import project
+from projections import files, schema
 from projections.rebuild import build
 from projections.source import LogSource
 
+from .helpers import CTX, dump, project, seed
+
 
 def _community(path: Path, slug: str) -> tuple[int, int]:
-    conn = store.connect(path)
+    conn = files.connect(path)
     try:
         ship, skip = conn.execute(
             "SELECT community_ship, community_skip FROM tools WHERE slug = ?", (slug,)
@@ -26,12 +25,12 @@ def _community(path: Path, slug: str) -> tuple[int, int]:
 
 def _project_new_events(ledger: Ledger, path: Path) -> None:
     """Projects what is new with a fresh connection, as a restarted node would."""
-    conn = store.connect(path)
+    conn = files.connect(path)
     source = LogSource(ledger)
     try:
         schema.migrate(conn)
         after = schema.tracked_position(conn)
-        project(conn, after, source.read(after, 10_000), source=source)
+        project(conn, after, source.read(after, 10_000), source)
     finally:
         source.close()
         conn.close()
@@ -62,24 +61,6 @@ def test_changes_in_later_batches_move_the_right_counts(
     assert dump(path) == dump(tmp_path / "clean.sqlite")
 
 
-def test_an_older_file_loses_its_votes_table_and_the_audit_index_by_aggregate(
-    tmp_path: Path,
-) -> None:
-    conn = store.connect(tmp_path / "old.sqlite")
-    schema.migrate(conn, stop_before="m004_votes_from_audit")
-    # What files made before m004 held beside the audit, and what m004 added.
-    conn.execute("CREATE TABLE votes (id BLOB PRIMARY KEY, subject TEXT, choice TEXT)")
-    conn.execute(
-        "CREATE INDEX idx_audit_aggregate_id_position ON audit (aggregate_id, position)"
-    )
-    schema.migrate(conn)
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-    conn.close()
-    assert "votes" not in names
-    assert "idx_audit_aggregate_id_position" not in names
-    assert "idx_audit_type_position" in names
-
-
 def test_earlier_events_are_those_below_the_version_named(ledger: Ledger) -> None:
     seed(ledger)
     ledger.cast_vote(CTX, "ann", "alpha", "ship")
@@ -97,22 +78,3 @@ def test_earlier_events_are_those_below_the_version_named(ledger: Ledger) -> Non
     )
     by_position = {raw[0]: raw for raw in raws}
     assert all(by_position[raw[0]] == raw for raw in earlier)
-
-
-def test_a_replay_is_told_which_aggregates_have_later_events(ledger: Ledger) -> None:
-    seed(ledger)
-    ledger.cast_vote(CTX, "ann", "alpha", "ship")
-    ledger.cast_vote(CTX, "bob", "alpha", "ship")
-    ledger.cast_vote(CTX, "ann", "alpha", "skip")
-    source = LogSource(ledger)
-    raws = source.read(0, 10_000)
-    votes = [raw for raw in raws if raw[3].endswith("Vote.Cast")]
-    changed = next(raw[1] for raw in raws if raw[3].endswith("Vote.Changed"))
-    kept = next(raw[1] for raw in votes if raw[1] != changed)
-    every = {raw[1] for raw in raws if raw[2] == 2}
-    assert source.changed_aggregates(len(every)) == every
-    assert changed in every
-    assert kept not in every
-    # Past the limit the set is not worth its memory: hold every vote.
-    assert source.changed_aggregates(len(every) - 1) is None
-    source.close()

@@ -1,5 +1,5 @@
 """A rebuild that loads the audit in SQL and folds in a process of its own equals
-the fold alone."""
+the fold alone, and bounds what it holds."""
 
 from __future__ import annotations
 
@@ -11,18 +11,20 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from readmodel_helpers import apply_command, dump, seed, steps
 
 from ledger.application import Ledger
 from ledger.context import Context
 from ledger.domainmodel import Vote
 from ledger.settings import Settings
-from projections import fold, readmodel_path, schema
-from projections.bulk import BulkLoad, bulk_connection
-from projections.rebuild import build, rebuild
-from projections.replayer import FoldProcess
-from projections.schema import AUDIT_INDEXES, migrate
+from projections import readmodel_path, schema
+from projections.engine import HeldRows
+from projections.rebuild import build, rebuild, scratch
+from projections.rebuild.fold_process import FoldProcess
+from projections.rebuild.set_loader import SetLoader
+from projections.schema import INDEXES_MIGRATION, migrate
 from projections.source import LogSource
+
+from .helpers import apply_command, dump, seed, steps
 
 
 def _ledger(home: Path, script: list[tuple[Any, ...]]) -> Ledger:
@@ -76,7 +78,7 @@ def _schema(path: Path) -> list[tuple[str, str, str]]:
     return objects + applied
 
 
-def test_a_replay_holding_few_votes_spills_them_and_ends_the_same(
+def test_a_replay_holding_few_votes_forgets_them_and_ends_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script = [("vote", voter, voter % 3, "ship") for voter in range(4)]
@@ -84,33 +86,34 @@ def test_a_replay_holding_few_votes_spills_them_and_ends_the_same(
     script += [("retract", voter, voter % 3) for voter in range(1, 4, 2)]
     ledger = _ledger(tmp_path, script)
     held: list[int] = []
-    spill = fold.Replay._spill_votes
+    trim = HeldRows.trim
 
-    def counted(replay: fold.Replay) -> None:
-        held.append(len(replay.votes))
-        spill(replay)
+    def counted(rows: HeldRows) -> None:
+        if rows.limit is not None and len(rows) > rows.limit:
+            held.append(len(rows))
+        trim(rows)
 
-    monkeypatch.setattr(fold.Replay, "_spill_votes", counted)
+    monkeypatch.setattr(HeldRows, "trim", counted)
     try:
         roomy = build(ledger, tmp_path / "roomy.sqlite", bulk=True)
-        # Small batches, so later batches fold against spilled votes, in the
-        # fold's own process and in this one.
+        # Small batches, so later batches fold votes forgotten earlier, in
+        # the fold's own process and in this one.
         tight = build(
-            ledger, tmp_path / "tight.sqlite", batch_size=2, bulk=True, max_votes=2
+            ledger, tmp_path / "tight.sqlite", batch_size=2, bulk=True, held_limit=1
         )
         here = build(
             ledger,
             tmp_path / "tight-here.sqlite",
             batch_size=2,
             bulk=False,
-            max_votes=2,
+            held_limit=1,
         )
     finally:
         ledger.close()
-    assert roomy.spills == 0
-    assert tight.spills > 0
-    assert here.spills == len(held) > 0
-    assert all(votes > 2 for votes in held)
+    assert roomy.forgotten == 0
+    assert tight.forgotten > 0
+    assert here.forgotten == len(held) > 0
+    assert all(votes > 1 for votes in held)
     rows = dump(tmp_path / "roomy.sqlite")
     community = [(row[0], row[15], row[16]) for row in rows["tools"]]
     assert sum(ship + skip for _, ship, skip in community) == 2, community
@@ -121,14 +124,14 @@ def test_a_replay_holding_few_votes_spills_them_and_ends_the_same(
 def test_a_failed_bulk_load_says_why(tmp_path: Path, ledger: Ledger) -> None:
     seed(ledger)
     target = tmp_path / "target.sqlite"
-    conn = bulk_connection(target)
-    migrate(conn, stop_before=AUDIT_INDEXES)
+    conn = scratch.connect(target)
+    migrate(conn, stop_before=INDEXES_MIGRATION)
     conn.close()
     log_file = str(ledger.settings.home / "events.sqlite")
-    loader = BulkLoad(target, (log_file, "no_such_table"), ledger.head_position())
+    loader = SetLoader(target, (log_file, "no_such_table"), ledger.head_position())
     loader.start()
     with pytest.raises(RuntimeError, match="no such table"):
-        loader.result()
+        loader.finish()
 
 
 def test_a_failed_fold_process_says_why_and_stops(
@@ -136,14 +139,19 @@ def test_a_failed_fold_process_says_why_and_stops(
 ) -> None:
     seed(ledger)
     target = tmp_path / "target.sqlite"
-    scratch = tmp_path / "target.sqlite.fold"
-    for path in (target, scratch):
-        conn = bulk_connection(path)
-        migrate(conn, stop_before=AUDIT_INDEXES)
+    fold_file = tmp_path / "target.sqlite.fold"
+    for path in (target, fold_file):
+        conn = scratch.connect(path)
+        migrate(conn, stop_before=INDEXES_MIGRATION)
         conn.close()
     log_file = str(ledger.settings.home / "events.sqlite")
     folder = FoldProcess(
-        scratch, target, (log_file, "no_such_table"), ledger.head_position(), 100
+        fold_file,
+        target,
+        (log_file, "no_such_table"),
+        ledger.head_position(),
+        100,
+        1000,
     )
     folder.start()
     with pytest.raises(RuntimeError, match=r"folding the log failed: .*no such table"):
@@ -181,7 +189,9 @@ def test_the_fold_process_warnings_reach_this_process_log(
     position = ledger.head_position()
     with caplog.at_level(logging.WARNING):
         build(ledger, tmp_path / "bulk.sqlite", bulk=True)
-    relayed = [r for r in caplog.records if r.name == "projections.replayer"]
+    relayed = [
+        r for r in caplog.records if r.name == "projections.rebuild.fold_process"
+    ]
     assert [r.getMessage() for r in relayed] == [
         f"event {position} names an unknown tool"
     ]

@@ -1,0 +1,124 @@
+"""The HTTP side's settings, read from the environment in one place.
+
+Everything an operator tunes per node (where to listen, how many workers, how
+much a client may send or ask for) lives here beside the ledger's own
+:class:`ledger.settings.Settings`, so handlers never read the environment
+themselves. Every variable is read with :func:`ledger.settings.env_value`, so
+a bad value fails the same way whichever package reads it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ledger.settings import Settings, env_value
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How one API node listens and what it allows.
+
+    Attributes:
+        ledger: Where the ledger and its read models live.
+        host: Interface ``ledger serve`` binds to.
+        port: Port ``ledger serve`` binds to.
+        workers: granian worker processes.
+        max_body_bytes: Largest request body accepted; larger ones get 413.
+        voter_tokens_per_window: Anonymous voter tokens one client address may
+            obtain per ``voter_window_seconds``.
+        voter_window_seconds: The rate-limit window for ``POST /api/voters``.
+        min_position_timeout: Longest a read waits for ``min_position``.
+        idempotency_ttl_seconds: How long an ``Idempotency-Key`` is remembered.
+        stream_keepalive_seconds: Quiet time before the event stream sends a
+            keep-alive comment, so proxies do not drop idle connections.
+        stream_poll_seconds: How often the event stream looks for events
+            appended by other processes (local appends wake it at once).
+        access_log: Whether to log one JSON line per request.
+        write_lock: Whether this node's workers take turns writing through a
+            file lock (embedded store only; see
+            :class:`api.writer_thread.WriterThread`).
+        log_level: Level of the ``api`` and ``projections`` loggers.
+    """
+
+    ledger: Settings = field(default_factory=Settings)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = 64 * 1024
+    voter_tokens_per_window: int = 20
+    voter_window_seconds: int = 60
+    min_position_timeout: float = 2.0
+    idempotency_ttl_seconds: int = 24 * 3600
+    stream_keepalive_seconds: float = 15.0
+    stream_poll_seconds: float = 0.5
+    access_log: bool = True
+    write_lock: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
+        """Reads the ``LEDGER_*`` variables (see the README's table).
+
+        Raises:
+            ValueError: A variable has a value it cannot take, in one line
+                that names it (see :func:`ledger.settings.env_value`).
+        """
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            ledger=Settings.from_env(env),
+            host=env_value(env, "LEDGER_HOST", defaults.host),
+            port=env_value(env, "LEDGER_PORT", defaults.port, minimum=0, maximum=65535),
+            workers=env_value(env, "LEDGER_WORKERS", defaults.workers, minimum=1),
+            max_body_bytes=env_value(
+                env, "LEDGER_MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1
+            ),
+            voter_tokens_per_window=env_value(
+                env,
+                "LEDGER_VOTER_TOKENS_PER_WINDOW",
+                defaults.voter_tokens_per_window,
+                minimum=0,
+            ),
+            voter_window_seconds=env_value(
+                env,
+                "LEDGER_VOTER_WINDOW_SECONDS",
+                defaults.voter_window_seconds,
+                minimum=1,
+            ),
+            min_position_timeout=env_value(
+                env,
+                "LEDGER_MIN_POSITION_TIMEOUT",
+                defaults.min_position_timeout,
+                minimum=0,
+            ),
+            idempotency_ttl_seconds=env_value(
+                env,
+                "LEDGER_IDEMPOTENCY_TTL",
+                defaults.idempotency_ttl_seconds,
+                minimum=0,
+            ),
+            stream_keepalive_seconds=env_value(
+                env,
+                "LEDGER_STREAM_KEEPALIVE",
+                defaults.stream_keepalive_seconds,
+                minimum=0.1,
+            ),
+            stream_poll_seconds=env_value(
+                env, "LEDGER_STREAM_POLL", defaults.stream_poll_seconds, minimum=0.01
+            ),
+            access_log=env_value(env, "LEDGER_ACCESS_LOG", defaults.access_log),
+            write_lock=env_value(env, "LEDGER_WRITE_LOCK", defaults.write_lock),
+            log_level=env_value(
+                env, "LEDGER_LOG_LEVEL", defaults.log_level, choices=LOG_LEVELS
+            ),
+        )
+
+    @property
+    def api_db_path(self) -> Path:
+        """The small SQLite file of idempotency keys and rate-limit windows."""
+        return self.ledger.home / "api.sqlite"

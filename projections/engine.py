@@ -1,0 +1,474 @@
+"""Folding batches of the log into read models, exactly once.
+
+The engine knows no read model. A read model (a module of
+:mod:`projections.readmodels`) declares its tables and its handlers, plain
+functions of the rows they need and one decoded event; the registry
+(:mod:`projections.registry`) says which handlers each event class has. The
+engine does the rest:
+
+- a :class:`Batch` decodes a batch of the log, hands each event to its
+  handlers in registry order, and loads the rows they ask for as they ask
+  (or all at once, where a read model says which it will need);
+- it then writes every row it holds with one statement per table;
+- :func:`project` does that inside one ``BEGIN IMMEDIATE`` transaction
+  together with the new tracking position, and skips every event at or
+  below the position the file already reflects, so several projectors on
+  one file never apply an event twice and a crash between commits simply
+  projects the batch again.
+
+Three kinds of table exist: a :class:`Table` keeps one current row per key
+(a card, a review), a :class:`History` only ever gains rows (the verdict
+history, the audit), and :class:`Held` rows are never stored in the file but
+worked out from the log (what a vote last chose).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Protocol
+
+from eventsourcing.utils import resolve_topic
+
+from projections.decoding import Event, decode
+from projections.source import Raw, chunks
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+Rows = dict[Any, Any]
+"""The rows a handler reaches: by table, the table's rows in this fold."""
+Handler = Callable[[Rows, Any], None]
+"""A read model's fold of one event: ``handler(rows, event)``."""
+
+TRACKING_TABLE = "tracking"
+TRACKING = "readmodel"
+"""The tracking row's name: one position for every read model in the file."""
+
+
+class SQL(Protocol):
+    """A connection that runs SQL: ``sqlite3``'s, or APSW's in a rebuild."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class Log(Protocol):
+    """Where held rows are worked out from: the log's earlier events."""
+
+    def earlier_events(self, below: Mapping[str, int]) -> list[Raw]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A table of current rows, one per key, replaced whenever a row changes.
+
+    Attributes:
+        name: The table's name.
+        ddl: Its ``CREATE TABLE`` statement.
+        key: The primary key's columns, which also order its rows.
+        columns: Every column, in the order rows are written.
+        lookups: Unique columns a handler may also find a row by.
+        indexes: The indexes queries read through, built once after a rebuild.
+        values: How a row becomes the values of ``columns`` (by default,
+            each column's value as held); lets a row hold counts and store
+            what derives from them.
+    """
+
+    name: str
+    ddl: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    lookups: tuple[str, ...] = ()
+    indexes: tuple[str, ...] = ()
+    values: Callable[[Row], tuple[Any, ...]] | None = None
+
+    def replace_statement(self) -> str:
+        """The statement that writes a row over the one of the same key."""
+        marks = ",".join("?" * len(self.columns))
+        return (
+            f"INSERT OR REPLACE INTO {self.name} ({','.join(self.columns)}) "
+            f"VALUES ({marks})"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class History:
+    """A table that only gains rows, one or none per event, in log order.
+
+    Attributes:
+        name: The table's name.
+        ddl: Its ``CREATE TABLE`` statement.
+        key: The columns that order its rows.
+        insert: The ``INSERT`` a handler's rows are written with; handlers
+            append tuples of its parameters.
+        indexes: The indexes queries read through, built once after a rebuild.
+    """
+
+    name: str
+    ddl: str
+    key: tuple[str, ...]
+    insert: str
+    indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Held:
+    """Rows worked out from the log rather than stored: never in the file.
+
+    Attributes:
+        name: What the rows are, for messages.
+        fold: Folds an aggregate's earlier events (raw, oldest first) into
+            its row; None if they add up to nothing.
+    """
+
+    name: str
+    fold: Callable[[Sequence[Raw]], Any]
+
+
+@dataclass(frozen=True, eq=False)
+class ReadModel:
+    """One read model as the engine sees it.
+
+    Attributes:
+        name: Its name, as ``ledger status`` lists it.
+        tables: The tables it owns, in the order they are created.
+        handlers: Its fold of each event class it reads. A handler registered
+            for a base class folds every subclass's events too.
+        views: ``CREATE VIEW`` statements over its tables (and others').
+        preload: Given the rows and a batch's stored events before they are
+            folded, loads at once the rows the handlers will ask for one by
+            one.
+        bulk_load: A set-based form of the whole read model, for a rebuild
+            from an SQLite log (see :mod:`projections.rebuild`):
+            ``bulk_load(conn, log, stop)`` fills its tables with SQL from the
+            events of ``log`` (an attached ``schema.table``) up to ``stop``,
+            giving exactly the rows its handlers would.
+    """
+
+    name: str
+    tables: tuple[Table | History | Held, ...]
+    handlers: Mapping[type[Any], Handler]
+    views: tuple[str, ...] = ()
+    preload: Callable[[Rows, Sequence[Raw]], None] | None = None
+    bulk_load: Callable[[sqlite3.Connection, str, int], None] | None = None
+
+
+class StateRows(dict[Any, Row | None]):
+    """A :class:`Table`'s rows in one fold, by key; ``rows[key]`` is None if absent.
+
+    A key not held yet is read from the file on first use, unless the fold
+    is ``complete``: a rebuild starts from an empty file, so every row it
+    needs is one it made itself.
+    """
+
+    def __init__(self, table: Table, conn: SQL | None, *, complete: bool) -> None:
+        super().__init__()
+        self.table = table
+        self.conn = None if complete else conn
+        self.found: dict[str, dict[Any, Any]] = {name: {} for name in table.lookups}
+
+    def __missing__(self, key: Any) -> Row | None:
+        if self.conn is None:
+            return None
+        self.load([key])
+        return self.get(key)
+
+    def add(self, row: Row) -> Row:
+        """Holds ``row`` (new or changed) under its key, to be written."""
+        key = self.key_of(row)
+        self[key] = row
+        for name, found in self.found.items():
+            found[row[name]] = key
+        return row
+
+    def key_of(self, row: Row) -> Any:
+        """The row's primary key: a value, or a tuple for several columns."""
+        names = self.table.key
+        return row[names[0]] if len(names) == 1 else tuple(row[n] for n in names)
+
+    def find(self, column: str, value: Any) -> Row | None:
+        """The row whose unique ``column`` holds ``value``, or None."""
+        key = self.found[column].get(value)
+        if key is None and self.conn is not None:
+            self.load([value], column)
+            key = self.found[column].get(value)
+        return None if key is None else self[key]
+
+    def load(self, keys: Iterable[Any], column: str | None = None) -> None:
+        """Reads the rows of ``keys`` (values of ``column``) not held yet."""
+        if self.conn is None:
+            return
+        names = self.table.key if column is None else (column,)
+        held = self if column is None else self.found[column]
+        wanted = sorted({key for key in keys if key not in held})
+        for chunk in chunks(wanted):
+            if len(names) == 1:
+                where = f"{names[0]} IN ({','.join('?' * len(chunk))})"
+                params: list[Any] = list(chunk)
+            else:
+                one = "(" + ",".join("?" * len(names)) + ")"
+                where = (
+                    f"({','.join(names)}) IN (VALUES {','.join([one] * len(chunk))})"
+                )
+                params = [value for key in chunk for value in key]
+            cursor = self.conn.execute(
+                f"SELECT * FROM {self.table.name} WHERE {where}", params
+            )
+            columns = [column[0] for column in cursor.description]
+            for values in cursor.fetchall():
+                self.add(dict(zip(columns, values, strict=True)))
+        for key in wanted:
+            if column is None:
+                self.setdefault(key, None)
+
+    def written(self) -> Iterator[tuple[Any, ...]]:
+        """Every row held, as the values the table stores, in key order."""
+        values = self.table.values
+        columns = self.table.columns
+        for key in sorted(self):
+            row = self[key]
+            if row is not None:
+                yield values(row) if values else tuple(row[c] for c in columns)
+
+
+class HeldRows(dict[str, Any]):
+    """A :class:`Held` table's rows by aggregate id, worked out from the log.
+
+    Args:
+        held: The table.
+        log: The log, for rows not held.
+        limit: How many rows to keep at most; past it the oldest half is
+            forgotten, and worked out again from the log if named again.
+        complete: Every row there is was made by this fold (a rebuild), so
+            until it forgets some, a row not held does not exist.
+    """
+
+    def __init__(
+        self,
+        held: Held,
+        log: Log | None,
+        limit: int | None = None,
+        *,
+        complete: bool = False,
+    ) -> None:
+        super().__init__()
+        self.held = held
+        self.log = log
+        self.limit = limit
+        self.complete = complete
+        self.forgotten = 0
+        """How many times the oldest rows were let go."""
+
+    @property
+    def holds_all(self) -> bool:
+        """Whether a row not held does not exist (nothing to look up)."""
+        return self.complete and not self.forgotten
+
+    def get_before(self, aggregate_id: str, version: int) -> Any:
+        """The row as the aggregate's events before ``version`` leave it."""
+        row = self.get(aggregate_id)
+        if row is None and not self.holds_all:
+            self.load({aggregate_id: version})
+            row = self.get(aggregate_id)
+        return row
+
+    def load(self, below: Mapping[str, int]) -> None:
+        """Works out the rows of the aggregates in ``below`` that are not held.
+
+        Args:
+            below: By aggregate id, the first version the batch names; the
+                row is what the events before it add up to.
+        """
+        if self.log is None or self.holds_all:
+            return
+        wanted = {key: version for key, version in below.items() if key not in self}
+        if not wanted:
+            return
+        by_aggregate: dict[str, list[Raw]] = {}
+        for raw in self.log.earlier_events(wanted):
+            by_aggregate.setdefault(raw[1], []).append(raw)
+        fold = self.held.fold
+        for key, raws in by_aggregate.items():
+            row = fold(raws)
+            if row is not None:
+                self[key] = row
+
+    def trim(self) -> None:
+        """Forgets the oldest half of the rows once there are more than the limit."""
+        if self.limit is None or len(self) <= self.limit:
+            return
+        for key in list(islice(self, len(self) // 2)):
+            del self[key]
+        self.forgotten += 1
+
+
+class Dispatch(dict[str, tuple[Handler, ...]]):
+    """By stored topic, the handlers that fold the event, in read-model order.
+
+    Worked out on first sight of each topic: a handler registered for a
+    class folds the events of its subclasses too. An event that no read
+    model folds gets no handlers, and is not even decoded.
+
+    Args:
+        read_models: The read models, in the order their handlers run.
+    """
+
+    def __init__(self, read_models: Sequence[ReadModel]) -> None:
+        super().__init__()
+        self.read_models = tuple(read_models)
+        self.tables = [table for model in self.read_models for table in model.tables]
+        self.preloads = [m.preload for m in self.read_models if m.preload is not None]
+
+    def __missing__(self, topic: str) -> tuple[Handler, ...]:
+        event_class = resolve_topic(topic)
+        found = self[topic] = tuple(
+            handler
+            for model in self.read_models
+            for registered, handler in model.handlers.items()
+            if issubclass(event_class, registered)
+        )
+        return found
+
+
+class Batch:
+    """The fold of consecutive events into the rows they touch, then one write.
+
+    Args:
+        conn: The read-model file.
+        dispatch: The read models' handlers by topic.
+        log: The log, for held rows not held.
+        complete: Every row the fold needs is one it makes (a rebuild);
+            otherwise rows are read from the file as the handlers ask.
+        held_limit: How many held rows to keep at most (see :class:`HeldRows`).
+    """
+
+    def __init__(
+        self,
+        conn: SQL,
+        dispatch: Dispatch,
+        *,
+        log: Log | None = None,
+        complete: bool = False,
+        held_limit: int | None = None,
+    ) -> None:
+        self.conn = conn
+        self.handlers = dispatch
+        self.preloads = dispatch.preloads
+        self.tables = dispatch.tables
+        self.rows: Rows = {}
+        for table in self.tables:
+            if isinstance(table, Table):
+                self.rows[table] = StateRows(table, conn, complete=complete)
+            elif isinstance(table, History):
+                self.rows[table] = []
+            else:
+                self.rows[table] = HeldRows(table, log, held_limit, complete=complete)
+
+    def fold(self, raws: Sequence[Raw]) -> None:
+        """Decodes ``raws`` and hands each event to its handlers, in log order."""
+        rows = self.rows
+        for preload in self.preloads:
+            preload(rows, raws)
+        by_topic = self.handlers
+        for raw in raws:
+            handlers = by_topic[raw[3]]
+            if handlers:
+                event = decode(raw)
+                for handler in handlers:
+                    handler(rows, event)
+        for table in self.tables:
+            if isinstance(table, Held):
+                rows[table].trim()
+
+    def write_history(self) -> None:
+        """Appends the rows the batch added to each :class:`History`; forgets them."""
+        for table, rows in self.rows.items():
+            if isinstance(table, History) and rows:
+                self.conn.executemany(table.insert, rows)
+                rows.clear()
+
+    def write_state(self) -> None:
+        """Writes every current row held, over the stored one of its key."""
+        for table, rows in self.rows.items():
+            if isinstance(table, Table):
+                self.conn.executemany(table.replace_statement(), list(rows.written()))
+
+    def write(self) -> None:
+        """Writes everything the batch folded."""
+        self.write_history()
+        self.write_state()
+
+
+class GapError(RuntimeError):
+    """The file's tracking position is behind the batch's start.
+
+    Happens when the file was swapped for a rebuilt one that reflects less
+    than the batch assumed; the caller re-reads from the tracked position.
+    """
+
+
+def tracked_position(conn: SQL) -> int:
+    """The position every read model in the file reflects (0 before any)."""
+    try:
+        row = conn.execute(
+            f"SELECT position FROM {TRACKING_TABLE} WHERE name = ?", (TRACKING,)
+        ).fetchone()
+    except sqlite3.OperationalError:  # no tables yet
+        return 0
+    return int(row[0]) if row else 0
+
+
+def project(conn: SQL, after: int, raws: Sequence[Raw], batch: Batch) -> int:
+    """Applies ``raws`` (read after position ``after``) exactly once.
+
+    Args:
+        conn: A read-model connection in autocommit mode.
+        after: The position the batch was read after; the file must reflect
+            at least that much, or events between would be skipped.
+        raws: Consecutive events of the log, oldest first.
+        batch: The fold to apply them with.
+
+    Returns:
+        The position the file reflects after this transaction.
+
+    Raises:
+        GapError: If the file reflects less than ``after``.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        tracked = tracked_position(conn)
+        if tracked < after:
+            msg = f"read model at {tracked}, batch starts after {after}"
+            raise GapError(msg)
+        fresh = raws
+        if raws and raws[0][0] <= tracked:  # a replayed or overlapping batch
+            fresh = [raw for raw in raws if raw[0] > tracked]
+        if fresh:
+            batch.fold(fresh)
+            batch.write()
+            tracked = fresh[-1][0]
+            conn.execute(
+                f"UPDATE {TRACKING_TABLE} SET position = ? WHERE name = ?",
+                (tracked, TRACKING),
+            )
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return tracked
+
+
+def unknown(event: Event, what: str) -> None:
+    """Warns that ``event`` names something its read model never saw."""
+    log.warning("event %s names an unknown %s", event.position, what)

@@ -1,0 +1,365 @@
+"""Tool cards, every version of a tool's fields, and the verdict history.
+
+A card is a tool's fields with its panel and community figures. It holds the
+four counts (panel ship and skip, community ship and skip) and stores beside
+them what derives from them: totals, ship shares and 95% Wilson intervals.
+
+``tool_events`` has a row for every event that concerns a tool. For an event
+that changed a card (``kind`` is ``tool``, ``review`` or ``vote``) the row
+holds the card's counts after it and the version of the tool's fields the
+card showed: that is the verdict history (the counts before an event are the
+counts after the tool's previous one), and a card as it stood at any position
+is one lookup of it joined with ``tool_versions``. An event that concerns two
+tools and no card (a comparison's) names both, so the audit index can be read
+by tool.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from ledger.domainmodel import Comparison, Review, Tool, Vote, pair
+from ledger.rules import TOOL_FIELDS
+from projections.decoding import iso_text
+from projections.engine import History, ReadModel, Row, Rows, Table, unknown
+from projections.readmodels.comparisons import COMPARISONS
+from projections.readmodels.reviews import REVIEWS, counted
+from projections.readmodels.votes import PAIR, TOOL, VOTES
+from projections.stats import figure_columns
+
+FIGURES = """
+    {p}_ship INTEGER NOT NULL, {p}_skip INTEGER NOT NULL, {p}_total INTEGER NOT NULL,
+    {p}_pct REAL, {p}_low REAL, {p}_high REAL"""
+
+
+def _card_values(card: Row) -> tuple[Any, ...]:
+    return (
+        card["slug"],
+        card["id"],
+        *(card[name] for name in TOOL_FIELDS),
+        *_figures(card["panel_ship"], card["panel_skip"]),
+        *_figures(card["community_ship"], card["community_skip"]),
+        card["version"],
+        card["position"],
+        iso_text(card["updated_at"]),
+        card["retired"],
+        card["registered_position"],
+    )
+
+
+@lru_cache(maxsize=65536)
+def _figures(ship: int, skip: int) -> tuple[Any, ...]:
+    return figure_columns(ship, skip)
+
+
+TOOLS = Table(
+    "tools",
+    f"""
+    CREATE TABLE tools (
+        slug TEXT PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL, vendor TEXT NOT NULL, category TEXT NOT NULL,
+        tagline TEXT NOT NULL, description TEXT NOT NULL, entry TEXT NOT NULL,
+        license TEXT NOT NULL,
+        {FIGURES.format(p="panel")},
+        {FIGURES.format(p="community")},
+        version INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        updated_at TEXT NOT NULL,
+        retired INTEGER NOT NULL,
+        registered_position INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    key=("slug",),
+    columns=(
+        "slug",
+        "id",
+        *TOOL_FIELDS,
+        "panel_ship",
+        "panel_skip",
+        "panel_total",
+        "panel_pct",
+        "panel_low",
+        "panel_high",
+        "community_ship",
+        "community_skip",
+        "community_total",
+        "community_pct",
+        "community_low",
+        "community_high",
+        "version",
+        "position",
+        "updated_at",
+        "retired",
+        "registered_position",
+    ),
+    lookups=("id",),
+    values=_card_values,
+)
+
+TOOL_VERSIONS = History(
+    "tool_versions",
+    """
+    CREATE TABLE tool_versions (
+        slug TEXT NOT NULL, version INTEGER NOT NULL,
+        name TEXT NOT NULL, vendor TEXT NOT NULL, category TEXT NOT NULL,
+        tagline TEXT NOT NULL, description TEXT NOT NULL, entry TEXT NOT NULL,
+        license TEXT NOT NULL, retired INTEGER NOT NULL,
+        at TEXT NOT NULL, position INTEGER NOT NULL,
+        PRIMARY KEY (slug, version)
+    ) WITHOUT ROWID""",
+    key=("slug", "version"),
+    insert=f"INSERT INTO tool_versions VALUES ({','.join('?' * 12)})",
+)
+
+TOOL_EVENTS = History(
+    "tool_events",
+    """
+    CREATE TABLE tool_events (
+        position INTEGER PRIMARY KEY,
+        tool TEXT NOT NULL, other_tool TEXT, kind TEXT, tool_version INTEGER,
+        panel_ship INTEGER, panel_skip INTEGER,
+        community_ship INTEGER, community_skip INTEGER
+    )""",
+    key=("position",),
+    insert=f"INSERT INTO tool_events VALUES ({','.join('?' * 9)})",
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS idx_tool_events_tool_position "
+        "ON tool_events (tool, position)",
+        "CREATE INDEX IF NOT EXISTS idx_tool_events_other_tool "
+        "ON tool_events (other_tool, position) WHERE other_tool IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS idx_tool_events_verdicts "
+        "ON tool_events (position) WHERE kind IN ('tool', 'review')",
+    ),
+)
+
+BEFORE = ", ".join(
+    f"lag(e.{count}, 1, 0) OVER (PARTITION BY e.tool ORDER BY e.position)"
+    for count in ("panel_ship", "panel_skip", "community_ship", "community_skip")
+)
+"""The counts before each card row: the tool's previous row's (as SQL)."""
+
+HISTORY = f"""
+    CREATE VIEW history AS
+    SELECT e.position, e.tool AS slug, a.at, a.type, e.kind, a.actor, a.reason,
+        e.tool_version, {BEFORE},
+        e.panel_ship, e.panel_skip, e.community_ship, e.community_skip
+    FROM tool_events e JOIN audit a USING (position)
+    WHERE e.kind IS NOT NULL"""
+"""Every event that changed a card: who, why, and the counts around it."""
+
+
+def _counts(card: Row) -> tuple[int, int, int, int]:
+    return (
+        card["panel_ship"],
+        card["panel_skip"],
+        card["community_ship"],
+        card["community_skip"],
+    )
+
+
+def _changed(rows: Rows, card: Row, event: Any, kind: str) -> None:
+    """Records that ``event`` changed ``card``: its row of the verdict history."""
+    card["position"] = event.position
+    card["updated_at"] = event.at
+    rows[TOOL_EVENTS].append(
+        (event.position, card["slug"], None, kind, card["version"], *_counts(card))
+    )
+
+
+def _new_version(rows: Rows, card: Row, event: Any) -> None:
+    rows[TOOL_VERSIONS].append(
+        (
+            card["slug"],
+            card["version"],
+            *(card[name] for name in TOOL_FIELDS),
+            card["retired"],
+            event.at,
+            event.position,
+        )
+    )
+
+
+def registered(rows: Rows, event: Any) -> None:
+    card = rows[TOOLS].add(
+        {
+            "slug": event.slug,
+            "id": event.aggregate_id,
+            **{name: getattr(event, name) for name in TOOL_FIELDS},
+            "panel_ship": 0,
+            "panel_skip": 0,
+            "community_ship": 0,
+            "community_skip": 0,
+            "version": event.version,
+            "position": event.position,
+            "updated_at": event.at,
+            "retired": 0,
+            "registered_position": event.position,
+        }
+    )
+    _new_version(rows, card, event)
+    _changed(rows, card, event, "tool")
+
+
+def edited(rows: Rows, event: Any) -> None:
+    card = _changing(rows, event)
+    if card is not None:
+        for name, value in event.changes.items():
+            if name in TOOL_FIELDS:
+                card[name] = value
+        _versioned(rows, card, event)
+
+
+def retired(rows: Rows, event: Any) -> None:
+    card = _changing(rows, event)
+    if card is not None:
+        card["retired"] = 1
+        _versioned(rows, card, event)
+
+
+def reinstated(rows: Rows, event: Any) -> None:
+    card = _changing(rows, event)
+    if card is not None:
+        card["retired"] = 0
+        _versioned(rows, card, event)
+
+
+def _changing(rows: Rows, event: Any) -> Row | None:
+    card = rows[TOOLS].find("id", event.aggregate_id)
+    if card is None:
+        unknown(event, "tool")
+    return card
+
+
+def _versioned(rows: Rows, card: Row, event: Any) -> None:
+    card["version"] = event.version
+    _new_version(rows, card, event)
+    _changed(rows, card, event, "tool")
+
+
+def reviewed(rows: Rows, event: Any) -> None:
+    """Moves the review's weight on its tool's panel figures."""
+    review = rows[REVIEWS][event.aggregate_id]
+    if review is None:
+        return  # the reviews read model has warned
+    card = rows[TOOLS][review["tool"]]
+    if card is None:
+        unknown(event, "tool")
+        return
+    was, now = review["was"], counted(review)
+    if was is not None:
+        card["panel_" + was] -= 1
+    if now is not None:
+        card["panel_" + now] += 1
+    _changed(rows, card, event, "review")
+
+
+class _Moved(dict[str | None, tuple[int, int]]):
+    """What moving a vote from ``before`` to each choice adds to ship and skip."""
+
+    def __init__(self, before: str | None) -> None:
+        super().__init__()
+        self.before = before
+
+    def __missing__(self, after: str | None) -> tuple[int, int]:
+        before = self.before
+        found = self[after] = (
+            (after == "ship") - (before == "ship"),
+            (after == "skip") - (before == "skip"),
+        )
+        return found
+
+
+class _Community(dict[str | None, _Moved]):
+    """``_COMMUNITY[before][after]``: what a vote's move adds to ship and skip.
+
+    Two dict subscripts, cheaper than the four comparisons they stand for on
+    the busiest path of a fold.
+    """
+
+    def __missing__(self, before: str | None) -> _Moved:
+        found = self[before] = _Moved(before)
+        return found
+
+
+_COMMUNITY = _Community()
+
+
+def voted(rows: Rows, event: Any) -> None:
+    """Moves a community vote on a tool; records a head-to-head pick by tool.
+
+    Most events of any log are votes, so this one is kept lean: it writes
+    the card's time as stored, which :func:`_card_values` makes ISO text.
+    """
+    move = rows[VOTES].get(event.aggregate_id)
+    if move is None:
+        return  # the votes read model has warned
+    kind, key, before, after = move
+    if kind is not TOOL:
+        if kind is PAIR:
+            _concerns_two(rows, event, *key)
+        return
+    card = rows[TOOLS][key]
+    if card is None:
+        unknown(event, "tool")
+        return
+    add_ship, add_skip = _COMMUNITY[before][after]
+    ship = card["community_ship"] = card["community_ship"] + add_ship
+    skip = card["community_skip"] = card["community_skip"] + add_skip
+    position = card["position"] = event.position
+    card["updated_at"] = event.timestamp
+    rows[TOOL_EVENTS].append(
+        (
+            position,
+            key,
+            None,
+            "vote",
+            card["version"],
+            card["panel_ship"],
+            card["panel_skip"],
+            ship,
+            skip,
+        )
+    )
+
+
+def published(rows: Rows, event: Any) -> None:
+    _concerns_two(rows, event, *pair(event.a, event.b))
+
+
+def comparison_changed(rows: Rows, event: Any) -> None:
+    comparison = rows[COMPARISONS].find("id", event.aggregate_id)
+    if comparison is not None:  # else the comparisons read model has warned
+        _concerns_two(rows, event, comparison["lo"], comparison["hi"])
+
+
+def _concerns_two(rows: Rows, event: Any, lo: str, hi: str) -> None:
+    """Records an event that concerns two tools but no card."""
+    rows[TOOL_EVENTS].append((event.position, lo, hi, *_NO_CARD))
+
+
+_NO_CARD = (None,) * 6
+"""What a row of ``tool_events`` holds of a card when the event changed none."""
+
+
+READ_MODEL = ReadModel(
+    name="cards",
+    tables=(TOOLS, TOOL_VERSIONS, TOOL_EVENTS),
+    views=(HISTORY,),
+    handlers={
+        Tool.Registered: registered,
+        Tool.Edited: edited,
+        Tool.Retired: retired,
+        Tool.Reinstated: reinstated,
+        Review.Submitted: reviewed,
+        Review.Revised: reviewed,
+        Review.Resubmitted: reviewed,
+        Review.Withdrawn: reviewed,
+        Vote.Cast: voted,
+        Vote.Changed: voted,
+        Vote.Retracted: voted,
+        Comparison.Published: published,
+        Comparison.Edited: comparison_changed,
+        Comparison.Retired: comparison_changed,
+    },
+)

@@ -1,0 +1,77 @@
+"""Which read models exist, and which of their handlers fold each event class.
+
+Adding a read model is one module in :mod:`projections.readmodels` and one
+line in :data:`READ_MODELS`. The handlers are keyed by the ledger's event
+classes themselves, never by their names, so a renamed or new event class
+that no read model folds is caught by :func:`missing_handlers` (and the test
+that calls it) instead of being skipped in silence.
+
+Order matters in one way: for each event, the handlers run in the order the
+read models are listed here, and each sees the rows as the ones before it
+left them. Read models that complete an event for others come first: votes
+(which leave the move a vote event made) and reviews (which leave the verdict
+a review event replaced), before the cards and comparisons that count them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from eventsourcing.utils import get_topic
+
+from ledger.log import EVENT_CLASSES
+from projections.engine import Dispatch, Held, History, ReadModel, Table
+from projections.readmodels import audit, cards, comparisons, reviewers, reviews, votes
+
+READ_MODELS: tuple[ReadModel, ...] = (
+    votes.READ_MODEL,
+    reviews.READ_MODEL,
+    reviewers.READ_MODEL,
+    cards.READ_MODEL,
+    comparisons.READ_MODEL,
+    audit.READ_MODEL,
+)
+
+IGNORED: frozenset[type[Any]] = frozenset()
+"""Event classes that only the audit records, on purpose (none today)."""
+
+
+def dispatch() -> Dispatch:
+    """The handlers of every read model, by topic."""
+    return Dispatch(READ_MODELS)
+
+
+def tables(
+    read_models: Iterable[ReadModel] = READ_MODELS,
+) -> list[Table | History | Held]:
+    """Every table of the read models, in the order they are created."""
+    return [table for model in read_models for table in model.tables]
+
+
+def stored_tables(
+    read_models: Iterable[ReadModel] = READ_MODELS,
+) -> list[Table | History]:
+    """The tables the read models keep in the file (held rows are not)."""
+    return [
+        table for table in tables(read_models) if isinstance(table, Table | History)
+    ]
+
+
+def missing_handlers(
+    read_models: Sequence[ReadModel] = READ_MODELS,
+    event_classes: Iterable[type[Any]] = EVENT_CLASSES.values(),
+    ignored: frozenset[type[Any]] = IGNORED,
+) -> list[type[Any]]:
+    """The event classes that no read model folds by name and none are ignored.
+
+    The audit records every event through the ledger's base event class; a
+    class counts as handled only where a read model names it.
+    """
+    named = {cls for model in read_models for cls in model.handlers}
+    return [cls for cls in event_classes if cls not in named and cls not in ignored]
+
+
+def topics_of(event_classes: Iterable[type[Any]]) -> list[str]:
+    """The stored topics of ``event_classes``."""
+    return [get_topic(cls) for cls in event_classes]

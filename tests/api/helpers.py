@@ -1,0 +1,196 @@
+"""Helpers for the API tests: a demo ledger, tokens, settings, a client, a server.
+
+Most tests drive the app in-process through Litestar's TestClient (see the
+``api`` fixture); the end-to-end ones start ``ledger serve`` (granian) as a
+real server with :func:`served`. The page tests use these too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from api.config import ApiSettings
+from ledger import demo
+from ledger.application import Ledger
+from ledger.auth import TokenStore
+from ledger.settings import Settings
+
+LEDGER = shutil.which("ledger", path=str(Path(sys.executable).parent)) or "ledger"
+CARD = "/api/tools/code-llama-4"
+PAIR = "/api/comparisons/code-llama-4/mistral-medium-3"
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class Api:
+    """A test client over a demo ledger, with a token per role."""
+
+    client: TestClient[Litestar]
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ledger(self) -> Ledger:
+        ledger: Ledger = self.client.app.state.ledger
+        return ledger
+
+    def head(self) -> int:
+        """The log's head position: unchanged means nothing was appended."""
+        return self.ledger.head_position()
+
+    @contextmanager
+    def appends(self, events: int) -> Iterator[None]:
+        """Asserts that the block appends exactly ``events`` events to the log."""
+        head = self.head()
+        yield
+        assert self.head() == head + events
+
+    def auth(self, who: str, **headers: str) -> dict[str, str]:
+        """Headers with the bearer token of ``who`` (a key of :attr:`tokens`)."""
+        return {"Authorization": f"Bearer {self.tokens[who]}", **headers}
+
+    def request(
+        self, method: str, path: str, who: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        """``method path`` with the token of ``who`` (anonymous when None)."""
+        headers = kw.pop("headers", {})
+        if who is not None:
+            headers = self.auth(who, **headers)
+        return self.client.request(method, path, headers=headers, **kw)
+
+    def refuses(
+        self, status: int, method: str, path: str, who: str | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        """Sends the request; returns its problem body, checked to be ``status``."""
+        return problem(self.request(method, path, who, **kw), status)
+
+
+def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
+    """The RFC 9457 body of ``answer``, after checking it is one of ``status``."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = answer.json()
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail"} <= set(body)
+    return body
+
+
+def make_home(root: Path) -> Path:
+    """A LEDGER_HOME holding only the demo comparison."""
+    home = root / "ledger"
+    ledger = Ledger(Settings(home=home))
+    try:
+        demo.load(ledger)
+    finally:
+        ledger.close()
+    return home
+
+
+def issue_tokens(home: Path) -> dict[str, str]:
+    """One token per role, plus reviewer tokens for two panel members."""
+    settings = Settings(home=home)
+    store = TokenStore(settings.auth_path, settings.server_secret())
+    try:
+        return {
+            "admin": store.create("admin"),
+            "editor": store.create("editor"),
+            "builder": store.create("reviewer", "builder"),
+            "skeptic": store.create("reviewer", "skeptic"),
+            "voter": store.create("voter"),
+            "voter2": store.create("voter"),
+        }
+    finally:
+        store.close()
+
+
+def settings_for(home: Path, **overrides: Any) -> ApiSettings:
+    """Test settings: quiet logs, a tight voter-token limit, short waits."""
+    values: dict[str, Any] = {
+        "ledger": Settings(home=home),
+        "access_log": False,
+        "log_level": "WARNING",
+        "voter_tokens_per_window": 3,
+        "voter_window_seconds": 3600,
+        "min_position_timeout": 0.5,
+        "max_body_bytes": 16 * 1024,
+    }
+    values.update(overrides)
+    return ApiSettings(**values)
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def served(
+    home: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Runs ``ledger serve`` on a free port; yields its base URL.
+
+    Stopped with SIGINT, as a person would; fails the test if it is still up
+    15 s later.
+    """
+    port = free_port()
+    environ = {
+        **os.environ,
+        "LEDGER_HOME": str(home),
+        "LEDGER_ACCESS_LOG": "0",
+        "LEDGER_LOG_LEVEL": "WARNING",
+        **(env or {}),
+    }
+    environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log_path = home / f"serve-{port}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [LEDGER, "serve", "--port", str(port), "--workers", str(workers)],
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"ledger serve exited: {log_path.read_text()}")
+            try:
+                if httpx.get(base + "/healthz/ping", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"ledger serve did not answer within 30 s:\n{log_path.read_text()}"
+                )
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail("ledger serve did not stop within 15 s of SIGINT")
+        finally:
+            log.close()

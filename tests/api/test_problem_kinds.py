@@ -1,0 +1,335 @@
+"""Every problem kind answers with the status it documents.
+
+A kind's status is documented twice: on its page behind the ``type`` URI, and
+in the OpenAPI entry of each operation that can answer with it. Each of the
+API's own kinds and each HTTP-level kind is triggered here by a real request
+(:data:`TRIGGERS` must name every one, so a kind added to the table without a
+request that makes it fails :func:`test_every_kind_has_a_trigger`); every
+class of the ledger's error hierarchy goes through the exception handler.
+"""
+
+from __future__ import annotations
+
+import ast
+import fcntl
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.exceptions import TooManyRequestsException
+
+from api.problem_details import to_problem
+from api.problem_kinds import HTTP_LEVEL, KINDS, OWN, ledger_errors
+from ledger import errors
+from tests.api.helpers import CARD, Api, problem
+
+API = Path(__file__).parents[2] / "api"
+TOOL = {"slug": "new-tool", "name": "New", "vendor": "V", "category": "C"}
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A real request that is answered with one kind of problem.
+
+    Attributes:
+        operation: ``METHOD /path/template`` of the OpenAPI operation that
+            answers, or None where the refusal comes before any operation
+            (unknown path, wrong method, bad Host) or from a fault.
+        send: Makes the request(s); returns the answer to check.
+    """
+
+    operation: str | None
+    send: Callable[[Api], httpx.Response]
+
+
+def _post_tool(api: Api, who: str | None = "editor", **kw: Any) -> httpx.Response:
+    return api.request("POST", "/api/tools", who, **kw)
+
+
+def _key_reused(api: Api) -> httpx.Response:
+    headers = {"Idempotency-Key": "k1"}
+    assert _post_tool(api, json=TOOL, headers=headers).status_code == 201
+    return _post_tool(api, json={**TOOL, "slug": "other"}, headers=headers)
+
+
+def _key_in_flight(api: Api) -> httpx.Response:
+    """A retry while the first request with its key waits to append.
+
+    The test holds the file lock the node's writer threads take turns with,
+    as another worker would while it writes, so the first request stays
+    claimed but unfinished until the retry has been answered.
+    """
+    home = api.client.app.state.settings.ledger.home
+    headers = {"Idempotency-Key": "slow"}
+    first: list[httpx.Response] = []
+    with (home / "writer.lock").open("a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        thread = threading.Thread(
+            target=lambda: first.append(_post_tool(api, json=TOOL, headers=headers))
+        )
+        thread.start()
+        try:
+            _wait_for_claim(home / "api.sqlite", "slow")
+            retry = _post_tool(api, json=TOOL, headers=headers)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            thread.join(15)
+    assert first[0].status_code == 201
+    return retry
+
+
+def _wait_for_claim(path: Path, key: str) -> None:
+    deadline = time.monotonic() + 10
+    with sqlite3.connect(path) as db:
+        while not db.execute(
+            "SELECT 1 FROM idempotency WHERE key = ?", (key,)
+        ).fetchone():
+            assert time.monotonic() < deadline, "the first request never claimed"
+            time.sleep(0.01)
+
+
+def _projection_behind(api: Api) -> httpx.Response:
+    api.client.app.state.projector.stop()
+    vote = api.request("PUT", CARD + "/vote", "voter", json={"choice": "ship"})
+    return api.client.get(CARD, params={"min_position": vote.json()["position"]})
+
+
+def _too_many_voter_tokens(api: Api) -> httpx.Response:
+    for _ in range(3):  # the test settings allow three per window
+        assert api.client.post("/api/voters").status_code == 201
+    return api.client.post("/api/voters")
+
+
+def _internal_error(api: Api) -> httpx.Response:
+    api.client.app.state.read_model.close()
+    return api.client.get("/api/tools")
+
+
+TRIGGERS: dict[str, Trigger] = {
+    # The API's own kinds.
+    "validation-failed": Trigger(
+        "GET /api/events", lambda api: api.client.get("/api/events?limit=0")
+    ),
+    "malformed-body": Trigger(
+        "POST /api/tools",
+        lambda api: _post_tool(
+            api, content=b'{"slug": ', headers={"Content-Type": "application/json"}
+        ),
+    ),
+    "invalid-if-match": Trigger(
+        "PATCH /api/tools/{slug}",
+        lambda api: api.request(
+            "PATCH", CARD, "editor", json={"name": "X"}, headers={"If-Match": "v7"}
+        ),
+    ),
+    "invalid-idempotency-key": Trigger(
+        "POST /api/tools",
+        lambda api: _post_tool(api, json=TOOL, headers={"Idempotency-Key": "k" * 256}),
+    ),
+    "idempotency-key-reused": Trigger("POST /api/tools", _key_reused),
+    "idempotency-key-in-flight": Trigger("POST /api/tools", _key_in_flight),
+    "invalid-last-event-id": Trigger(
+        "GET /api/events/stream",
+        lambda api: api.client.get(
+            "/api/events/stream", headers={"Last-Event-ID": "yesterday"}
+        ),
+    ),
+    "position-beyond-log": Trigger(
+        "GET /api/tools",
+        lambda api: api.client.get(
+            "/api/tools", params={"min_position": api.head() + 100}
+        ),
+    ),
+    "projection-behind": Trigger("GET /api/tools/{slug}", _projection_behind),
+    "scorecard-needs-one-point": Trigger(
+        "GET /api/tools/{slug}/scorecard",
+        lambda api: api.client.get(CARD + "/scorecard"),
+    ),
+    "too-many-voter-tokens": Trigger("POST /api/voters", _too_many_voter_tokens),
+    "unknown-event-type": Trigger(
+        "GET /api/events",
+        lambda api: api.client.get("/api/events", params={"type": "Tool.Exploded"}),
+    ),
+    "internal-error": Trigger(None, _internal_error),
+    # The HTTP-level kinds.
+    "bad-request": Trigger(
+        None, lambda api: api.client.get("/api/tools", headers={"Host": "a b"})
+    ),
+    "unauthorized": Trigger(
+        "POST /api/tools", lambda api: _post_tool(api, None, json=TOOL)
+    ),
+    "forbidden": Trigger(
+        "POST /api/tools", lambda api: _post_tool(api, "voter", json=TOOL)
+    ),
+    "not-found": Trigger(None, lambda api: api.client.get("/api/nothing-here")),
+    "method-not-allowed": Trigger(None, lambda api: api.client.delete("/api/tools")),
+    "request-entity-too-large": Trigger(
+        "POST /api/tools",
+        lambda api: _post_tool(api, json={**TOOL, "description": "x" * 20_000}),
+    ),
+    # Some of the ledger's kinds, as the handlers meet them.
+    "tool-not-found": Trigger(
+        "GET /api/tools/{slug}/history",
+        lambda api: api.client.get("/api/tools/nope/history"),
+    ),
+    "tool-already-registered": Trigger(
+        "POST /api/tools",
+        lambda api: _post_tool(api, json={**TOOL, "slug": "code-llama-4"}),
+    ),
+    "stale-version": Trigger(
+        "PATCH /api/tools/{slug}",
+        lambda api: api.request(
+            "PATCH", CARD, "editor", json={"name": "X"}, headers={"If-Match": "7"}
+        ),
+    ),
+    "reason-required": Trigger(
+        "DELETE /api/tools/{slug}/reviews/{handle}",
+        lambda api: api.request("DELETE", CARD + "/reviews/builder", "builder"),
+    ),
+    "vote-not-found": Trigger(
+        "DELETE /api/tools/{slug}/vote",
+        lambda api: api.request("DELETE", CARD + "/vote", "voter"),
+    ),
+}
+
+
+def _raised_api_kinds() -> set[str]:
+    """Every kind literal passed to ``ApiProblem(...)`` in the api package."""
+    kinds: set[str] = set()
+    for source in API.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "ApiProblem"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                kinds.add(node.args[0].value)
+    return kinds
+
+
+def test_every_kind_has_a_trigger() -> None:
+    declared = {kind.name for kind in (*OWN, *HTTP_LEVEL)}
+    assert declared <= TRIGGERS.keys()
+    assert TRIGGERS.keys() <= KINDS.keys()
+
+
+def test_every_kind_the_code_raises_is_declared_and_triggered() -> None:
+    raised = _raised_api_kinds()
+    assert "projection-behind" in raised
+    assert raised <= {kind.name for kind in OWN}
+    assert raised <= TRIGGERS.keys()
+
+
+@pytest.mark.parametrize("kind", sorted(TRIGGERS))
+def test_a_kind_answers_with_the_status_it_documents(api: Api, kind: str) -> None:
+    trigger = TRIGGERS[kind]
+    documented = KINDS[kind].status
+    # when the request is made, the answer is a problem of that kind
+    body = problem(trigger.send(api), documented)
+    assert body["type"] == f"/problems/{kind}"
+    assert body["title"] == KINDS[kind].title
+    # its page documents the same status
+    page = api.client.get(body["type"])
+    assert page.status_code == 200
+    assert f"HTTP {documented}" in page.text
+    # and so does the OpenAPI entry of the operation that answered
+    if trigger.operation is not None:
+        method, template = trigger.operation.split(" ")
+        spec = api.client.get("/schema/openapi.json").json()
+        responses = spec["paths"][template][method.lower()]["responses"]
+        assert str(documented) in responses, trigger.operation
+        assert f"(/problems/{kind})" in responses[str(documented)]["description"]
+
+
+def _instance(cls: type[errors.LedgerError]) -> errors.LedgerError:
+    if issubclass(cls, errors.StaleVersion):
+        return cls("tool 'x'", 1, 2)
+    return cls("refused")
+
+
+@pytest.mark.parametrize("cls", ledger_errors(), ids=lambda cls: cls.__name__)
+def test_every_ledger_error_answers_with_its_documented_status(
+    api: Api, cls: type[errors.LedgerError]
+) -> None:
+    answered, _ = to_problem(_instance(cls))
+    kind = answered.type.removeprefix("/problems/")
+    assert answered.status == KINDS[kind].status
+    page = api.client.get(answered.type)
+    assert page.status_code == 200
+    assert f"HTTP {answered.status}" in page.text
+
+
+def test_a_new_ledger_error_answers_as_its_base() -> None:
+    class Later(errors.ToolRetired):
+        """Defined after the table was built."""
+
+    answered, _ = to_problem(Later("retired"))
+    assert (answered.type, answered.status) == ("/problems/tool-retired", 409)
+
+
+def test_every_ledger_refusal_is_described_by_its_docstring() -> None:
+    found = KINDS["reason-required"]
+    assert (found.status, found.description) == (422, errors.ReasonRequired.__doc__)
+    assert KINDS["stale-version"].status == 412
+    assert KINDS["tool-not-found"].status == 404
+    assert KINDS["tool-retired"].status == 409
+
+
+def test_the_reason_for_each_disputed_status() -> None:
+    # Malformed header syntax is 400 (RFC 9110 15.5.1) ...
+    assert KINDS["invalid-idempotency-key"].status == 400
+    assert KINDS["invalid-last-event-id"].status == 400
+    assert KINDS["invalid-if-match"].status == 400
+    # ... a well-formed request that breaks a rule is 422.
+    assert KINDS["idempotency-key-reused"].status == 422
+    assert KINDS["position-beyond-log"].status == 422
+
+
+def test_a_problem_type_uri_dereferences_to_its_page(api: Api) -> None:
+    # given a refused request's problem type
+    refused = api.client.get("/api/tools/no-such-tool")
+    assert refused.status_code == 404
+    problem_type = refused.json()["type"]
+    assert problem_type == "/problems/tool-not-found"
+    # when it is followed, a page explains it
+    page = api.client.get(problem_type)
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert "Tool not found" in page.text
+    assert "No tool is registered under that slug." in page.text
+    assert "HTTP 404" in page.text
+
+
+def test_http_level_problem_types_have_pages(api: Api) -> None:
+    unauthorized = api.client.post("/api/tools", json={})
+    assert unauthorized.status_code == 401
+    page = api.client.get(unauthorized.json()["type"])
+    assert page.status_code == 200
+    assert "Unauthorized" in page.text
+
+
+def test_an_unknown_problem_type_is_a_404_page(api: Api) -> None:
+    page = api.client.get("/problems/no-such-problem")
+    assert page.status_code == 404
+    assert "no-such-problem" in page.text
+
+
+def test_a_refusal_without_a_kind_of_its_own_is_about_blank() -> None:
+    """RFC 9457 4.2.1: a status with no more to say than its phrase."""
+    answered, headers = to_problem(
+        TooManyRequestsException("slow down", headers={"Retry-After": "3"})
+    )
+    assert (answered.type, answered.title, answered.status) == (
+        "about:blank",
+        "Too Many Requests",
+        429,
+    )
+    assert answered.detail == "slow down"
+    assert headers == {"Retry-After": "3"}
