@@ -8,9 +8,10 @@ that calls it) instead of being skipped in silence.
 
 Order matters in one way: for each event, the handlers run in the order the
 read models are listed here, and each sees the rows as the ones before it
-left them. Read models that complete an event for others come first: votes
-(which leave the move a vote event made) and reviews (which leave the verdict
-a review event replaced), before the cards and comparisons that count them.
+left them. Read models that complete an event for others come first:
+``vote_moves`` (which leaves the move a vote event made) and
+``panel_reviews`` (which leaves the verdict a review event replaced), before
+the cards and head-to-heads that count them.
 """
 
 from __future__ import annotations
@@ -18,18 +19,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eventsourcing.utils import get_topic
-
 from ledger.log import EVENT_CLASSES
 from projections.engine import Dispatch, Held, History, ReadModel, Table
-from projections.readmodels import audit, cards, comparisons, reviewers, reviews, votes
+from projections.readmodels import (
+    audit,
+    cards,
+    head_to_heads,
+    panel,
+    panel_reviews,
+    vote_moves,
+)
 
 READ_MODELS: tuple[ReadModel, ...] = (
-    votes.READ_MODEL,
-    reviews.READ_MODEL,
-    reviewers.READ_MODEL,
+    vote_moves.READ_MODEL,
+    panel_reviews.READ_MODEL,
+    panel.READ_MODEL,
     cards.READ_MODEL,
-    comparisons.READ_MODEL,
+    head_to_heads.READ_MODEL,
     audit.READ_MODEL,
 )
 
@@ -65,13 +71,8 @@ def missing_handlers(
 ) -> list[type[Any]]:
     """The event classes that no read model folds by name and none are ignored.
 
-    The audit records every event through the ledger's base event class; a
-    class counts as handled only where a read model names it.
+    The audit records every stored event through eventsourcing's base event
+    class; a class counts as handled only where a read model names it.
     """
     named = {cls for model in read_models for cls in model.handlers}
     return [cls for cls in event_classes if cls not in named and cls not in ignored]
-
-
-def topics_of(event_classes: Iterable[type[Any]]) -> list[str]:
-    """The stored topics of ``event_classes``."""
-    return [get_topic(cls) for cls in event_classes]

@@ -14,7 +14,7 @@ import pytest
 from ledger import log
 from ledger.application import Ledger
 from ledger.settings import Settings
-from tests.postgres import Postgres, private_schema
+from tests.helpers import Postgres, private_schema
 
 ReadLog = Callable[..., list[log.LoggedEvent]]
 

@@ -23,9 +23,9 @@ from ledger.domainmodel import Comparison, Review, Tool, Vote, pair
 from ledger.rules import TOOL_FIELDS
 from projections.decoding import iso_text
 from projections.engine import History, ReadModel, Row, Rows, Table, unknown
-from projections.readmodels.comparisons import COMPARISONS
-from projections.readmodels.reviews import REVIEWS, counted
-from projections.readmodels.votes import PAIR, TOOL, VOTES
+from projections.readmodels.head_to_heads import COMPARISONS
+from projections.readmodels.panel_reviews import REVIEWS, counted
+from projections.readmodels.vote_moves import PAIR, TOOL, VOTES
 from projections.stats import figure_columns
 
 FIGURES = """
@@ -241,7 +241,7 @@ def reviewed(rows: Rows, event: Any) -> None:
     """Moves the review's weight on its tool's panel figures."""
     review = rows[REVIEWS][event.aggregate_id]
     if review is None:
-        return  # the reviews read model has warned
+        return  # panel_reviews has warned
     card = rows[TOOLS][review["tool"]]
     if card is None:
         unknown(event, "tool")
@@ -293,7 +293,7 @@ def voted(rows: Rows, event: Any) -> None:
     """
     move = rows[VOTES].get(event.aggregate_id)
     if move is None:
-        return  # the votes read model has warned
+        return  # vote_moves has warned
     kind, key, before, after = move
     if kind is not TOOL:
         if kind is PAIR:
@@ -329,7 +329,7 @@ def published(rows: Rows, event: Any) -> None:
 
 def comparison_changed(rows: Rows, event: Any) -> None:
     comparison = rows[COMPARISONS].find("id", event.aggregate_id)
-    if comparison is not None:  # else the comparisons read model has warned
+    if comparison is not None:  # else head_to_heads has warned
         _concerns_two(rows, event, comparison["lo"], comparison["hi"])
 
 

@@ -19,7 +19,7 @@ from ledger import errors, log
 from ledger.conditional_appends import DependencyChanged
 from ledger.domainmodel import Tool, Vote
 from ledger.postgres_recorder import LedgerPostgresApplicationRecorder
-from tests.postgres import URL, Postgres
+from tests.helpers import URL, Postgres
 
 from .helpers import (
     EDITOR,

@@ -37,7 +37,7 @@ from ledger.postgres_recorder import (
     LedgerPostgresFactory,
     LedgerPostgresProcessRecorder,
 )
-from tests.postgres import private_schema
+from tests.helpers import private_schema
 
 from .helpers import AlwaysConditional, own_threads_joined, set_environment
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ledger import demo
 from ledger.application import Ledger
 
@@ -142,3 +144,25 @@ def test_status_reports_a_table_it_cannot_count_as_failing(
     }
     assert rows["head_to_head"].startswith("failing")
     assert rows["tools"] == "2"
+
+
+@pytest.mark.parametrize("command", ["status", "rebuild", "project", "history"])
+def test_a_bad_setting_is_one_clear_line(home: Path, command: str) -> None:
+    import os
+    import subprocess
+
+    from .helpers import LEDGER
+
+    args = [LEDGER, command] + (["code-llama-4"] if command == "history" else [])
+    result = subprocess.run(
+        args,
+        env={**os.environ, "LEDGER_HOME": str(home), "LEDGER_LOCK_TIMEOUT": "soon"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "LEDGER_LOCK_TIMEOUT must be" in result.stderr
+    assert "'soon'" in result.stderr
+    assert "Traceback" not in result.stderr

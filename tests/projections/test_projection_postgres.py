@@ -16,7 +16,7 @@ from ledger import demo
 from ledger.context import Context
 from projections import Projector, ReadModel
 from projections.rebuild import rebuild
-from tests.postgres import Postgres
+from tests.helpers import Postgres
 
 pytestmark = pytest.mark.postgres
 

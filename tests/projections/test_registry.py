@@ -8,7 +8,13 @@ from ledger.domainmodel import Review, Tool, Vote
 from ledger.log import EVENT_CLASSES
 from projections import registry
 from projections.engine import Dispatch, History, Table
-from projections.readmodels import audit, cards, comparisons, reviews, votes
+from projections.readmodels import (
+    audit,
+    cards,
+    head_to_heads,
+    panel_reviews,
+    vote_moves,
+)
 
 
 def test_every_event_class_the_ledger_can_append_has_a_handler() -> None:
@@ -37,17 +43,17 @@ def test_the_audit_alone_does_not_count_as_handling_an_event_class() -> None:
 def test_handlers_run_in_registry_order_completing_read_models_first() -> None:
     dispatch = registry.dispatch()
     order = [m.name for m in registry.READ_MODELS]
-    assert order.index("votes") < order.index("cards")
-    assert order.index("votes") < order.index("comparisons")
-    assert order.index("reviews") < order.index("cards")
+    assert order.index("vote_moves") < order.index("cards")
+    assert order.index("vote_moves") < order.index("head_to_heads")
+    assert order.index("panel_reviews") < order.index("cards")
     assert dispatch[get_topic(Vote.Changed)] == (
-        votes.changed,
+        vote_moves.changed,
         cards.voted,
-        comparisons.picked,
+        head_to_heads.picked,
         audit.recorded,
     )
     assert dispatch[get_topic(Review.Withdrawn)] == (
-        reviews.withdrawn,
+        panel_reviews.withdrawn,
         cards.reviewed,
         audit.recorded,
     )
@@ -56,7 +62,7 @@ def test_handlers_run_in_registry_order_completing_read_models_first() -> None:
 def test_a_topic_no_read_model_folds_gets_no_handlers() -> None:
     dispatch = Dispatch([cards.READ_MODEL])
     assert dispatch[get_topic(Vote.Cast)] == (cards.voted,)
-    assert Dispatch([reviews.READ_MODEL])[get_topic(Tool.Edited)] == ()
+    assert Dispatch([panel_reviews.READ_MODEL])[get_topic(Tool.Edited)] == ()
 
 
 def test_every_stored_table_has_one_owner_and_a_key() -> None:

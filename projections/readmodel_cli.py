@@ -32,8 +32,9 @@ err = Console(stderr=True)
 
 @contextmanager
 def _ledger() -> Iterator[tuple[Ledger, Settings]]:
-    settings = Settings.from_env()
+    """The ledger of ``LEDGER_HOME``; a bad setting is a one-line error."""
     try:
+        settings = Settings.from_env()
         ledger = Ledger(settings)
     except ValueError as error:
         raise click.ClickException(str(error)) from error

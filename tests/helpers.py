@@ -1,4 +1,4 @@
-"""A private PostgreSQL schema per test, for the scale-out event store's tests.
+"""Helpers every test folder shares: a private PostgreSQL schema per test.
 
 Needs the server at 127.0.0.1:5432 (database ``test``, user ``postgres``,
 trust auth); the ``postgres`` fixture skips with the reason if it cannot be

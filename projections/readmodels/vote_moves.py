@@ -142,7 +142,7 @@ def preload(rows: Rows, raws: Sequence[Raw]) -> None:
 
 
 READ_MODEL = ReadModel(
-    name="votes",
+    name="vote_moves",
     tables=(VOTES,),
     handlers={Vote.Cast: cast, Vote.Changed: changed, Vote.Retracted: retracted},
     preload=preload,

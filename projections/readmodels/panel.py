@@ -78,7 +78,7 @@ def _changing(rows: Rows, event: Any) -> Row | None:
 
 
 READ_MODEL = ReadModel(
-    name="reviewers",
+    name="panel",
     tables=(REVIEWERS,),
     handlers={
         Reviewer.Enrolled: enrolled,

@@ -116,7 +116,7 @@ def _changing(reviews: StateRows, event: Any) -> Row | None:
 
 
 READ_MODEL = ReadModel(
-    name="reviews",
+    name="panel_reviews",
     tables=(REVIEWS,),
     views=(SPLITS,),
     handlers={

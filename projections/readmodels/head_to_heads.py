@@ -3,7 +3,7 @@
 A comparison is keyed by the order-free pair of its tools (``lo``, ``hi``);
 ``a`` and ``b`` keep the order it was published in. Its tally counts the
 picks of every voter whose vote is live, moved by the vote events that
-:mod:`~projections.readmodels.votes` completes.
+:mod:`~projections.readmodels.vote_moves` completes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from ledger.domainmodel import Comparison, Vote, pair
 from projections.engine import ReadModel, Row, Rows, Table, unknown
-from projections.readmodels.votes import PAIR, VOTES
+from projections.readmodels.vote_moves import PAIR, VOTES
 
 COMPARISONS = Table(
     "comparisons",
@@ -106,7 +106,7 @@ def picked(rows: Rows, event: Any) -> None:
     """Moves a head-to-head pick from the vote's old choice to its new one."""
     move = rows[VOTES].get(event.aggregate_id)
     if move is None or move[0] is not PAIR:
-        return  # an unknown vote (the votes read model has warned), or a tool's
+        return  # an unknown vote (vote_moves has warned), or a tool's
     _, key, before, after = move
     tally = rows[HEAD_TO_HEAD][key]
     if tally is None:
@@ -125,7 +125,7 @@ def picked(rows: Rows, event: Any) -> None:
 
 
 READ_MODEL = ReadModel(
-    name="comparisons",
+    name="head_to_heads",
     tables=(COMPARISONS, HEAD_TO_HEAD),
     handlers={
         Comparison.Published: published,
