@@ -33,7 +33,10 @@ class Event(msgspec.Struct, kw_only=True, gc=False):
     """What every decoded event carries; each event class's view adds its fields.
 
     ``type_name`` (e.g. ``"Vote.Cast"``) and ``event_class`` are class
-    attributes of each view, so they cost nothing per event.
+    attributes of each view, so they cost nothing per event. ``completed`` is
+    what a read model that folds the event first found out about it, for the
+    read models after it (see :mod:`projections.registry`): what a vote's
+    event moved, say, which the event itself does not tell.
     """
 
     timestamp: str
@@ -41,6 +44,7 @@ class Event(msgspec.Struct, kw_only=True, gc=False):
     aggregate_id: str = ""
     version: int = 0
     state: bytes = b""
+    completed: Any = None
 
     type_name: ClassVar[str] = ""
     event_class: ClassVar[type[Any]] = object

@@ -26,7 +26,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Container,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
@@ -268,6 +275,15 @@ class HeldRows(dict[str, Any]):
         self.complete = complete
         self.forgotten = 0
         """How many times the oldest rows were let go."""
+        self.later: Container[str] | None = None
+        """The aggregates that have events after their first, where known (a
+        superset will do): only their rows are worth holding."""
+
+    def hold(self, aggregate_id: str, row: Any) -> None:
+        """Holds an aggregate's first row, unless no later event can ask for it."""
+        later = self.later
+        if later is None or aggregate_id in later:
+            self[aggregate_id] = row
 
     @property
     def holds_all(self) -> bool:

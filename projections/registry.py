@@ -7,11 +7,11 @@ that no read model folds is caught by :func:`missing_handlers` (and the test
 that calls it) instead of being skipped in silence.
 
 Order matters in one way: for each event, the handlers run in the order the
-read models are listed here, and each sees the rows as the ones before it
-left them. Read models that complete an event for others come first:
-``vote_moves`` (which leaves the move a vote event made) and
-``panel_reviews`` (which leaves the verdict a review event replaced), before
-the cards and head-to-heads that count them.
+read models are listed here, and each sees the rows, and the event, as the
+ones before it left them. Read models that complete an event for others
+(``event.completed``) come first: ``vote_moves``, which finds what a vote
+event moved, and ``panel_reviews``, which finds what a review event moved,
+before the cards and head-to-heads that count them.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -63,6 +63,16 @@ class LogFile:
     def close(self) -> None:
         """Closes the connection."""
         self.conn.close()
+
+    def with_later_events(self) -> Iterator[str]:
+        """The ids of the aggregates that have a second event.
+
+        One scan of the primary-key index (aggregate id, version) alone.
+        """
+        for (aggregate_id,) in self.conn.execute(
+            f"SELECT originator_id FROM {self.table} WHERE originator_version = 2"
+        ):
+            yield aggregate_id
 
     def earlier_events(self, below: Mapping[str, int]) -> list[Raw]:
         """The events of each aggregate in ``below`` older than the version given."""
@@ -119,6 +129,14 @@ class LogSource:
         if self.cipher is not None or self.compressor is not None:
             return None
         return self._sqlite
+
+    def with_later_events(self) -> Iterator[str] | None:
+        """The ids of the aggregates that have a second event, if cheap to tell.
+
+        None but for the embedded store, whose file can be scanned by its
+        primary key.
+        """
+        return None if self._sqlite is None else self._file().with_later_events()
 
     def _file(self) -> LogFile:
         assert self._sqlite is not None

@@ -23,9 +23,9 @@ from ledger.domainmodel import Comparison, Review, Tool, Vote, pair
 from ledger.rules import TOOL_FIELDS
 from projections.decoding import iso_text
 from projections.engine import History, ReadModel, Row, Rows, Table, unknown
+from projections.readmodels import changed_by
 from projections.readmodels.head_to_heads import COMPARISONS
-from projections.readmodels.panel_reviews import REVIEWS, counted
-from projections.readmodels.vote_moves import PAIR, TOOL, VOTES
+from projections.readmodels.vote_moves import PAIR, TOOL
 from projections.stats import figure_columns
 
 FIGURES = """
@@ -202,7 +202,7 @@ def registered(rows: Rows, event: Any) -> None:
 
 
 def edited(rows: Rows, event: Any) -> None:
-    card = _changing(rows, event)
+    card = changed_by(rows, TOOLS, event, "tool")
     if card is not None:
         for name, value in event.changes.items():
             if name in TOOL_FIELDS:
@@ -211,42 +211,33 @@ def edited(rows: Rows, event: Any) -> None:
 
 
 def retired(rows: Rows, event: Any) -> None:
-    card = _changing(rows, event)
+    card = changed_by(rows, TOOLS, event, "tool")
     if card is not None:
         card["retired"] = 1
         _versioned(rows, card, event)
 
 
 def reinstated(rows: Rows, event: Any) -> None:
-    card = _changing(rows, event)
+    card = changed_by(rows, TOOLS, event, "tool")
     if card is not None:
         card["retired"] = 0
         _versioned(rows, card, event)
 
 
-def _changing(rows: Rows, event: Any) -> Row | None:
-    card = rows[TOOLS].find("id", event.aggregate_id)
-    if card is None:
-        unknown(event, "tool")
-    return card
-
-
 def _versioned(rows: Rows, card: Row, event: Any) -> None:
-    card["version"] = event.version
     _new_version(rows, card, event)
     _changed(rows, card, event, "tool")
 
 
 def reviewed(rows: Rows, event: Any) -> None:
     """Moves the review's weight on its tool's panel figures."""
-    review = rows[REVIEWS][event.aggregate_id]
-    if review is None:
+    if event.completed is None:
         return  # panel_reviews has warned
-    card = rows[TOOLS][review["tool"]]
+    tool, was, now = event.completed
+    card = rows[TOOLS][tool]
     if card is None:
         unknown(event, "tool")
         return
-    was, now = review["was"], counted(review)
     if was is not None:
         card["panel_" + was] -= 1
     if now is not None:
@@ -291,7 +282,7 @@ def voted(rows: Rows, event: Any) -> None:
     Most events of any log are votes, so this one is kept lean: it writes
     the card's time as stored, which :func:`_card_values` makes ISO text.
     """
-    move = rows[VOTES].get(event.aggregate_id)
+    move = event.completed
     if move is None:
         return  # vote_moves has warned
     kind, key, before, after = move

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domainmodel import Comparison, Vote, pair
-from projections.engine import ReadModel, Row, Rows, Table, unknown
-from projections.readmodels.vote_moves import PAIR, VOTES
+from projections.engine import ReadModel, Rows, Table, unknown
+from projections.readmodels import changed_by
+from projections.readmodels.vote_moves import PAIR
 
 COMPARISONS = Table(
     "comparisons",
@@ -80,31 +81,20 @@ def published(rows: Rows, event: Any) -> None:
 
 
 def edited(rows: Rows, event: Any) -> None:
-    comparison = _changing(rows, event)
+    comparison = changed_by(rows, COMPARISONS, event, "comparison")
     if comparison is not None:
         comparison["question"] = event.question
 
 
 def retired(rows: Rows, event: Any) -> None:
-    comparison = _changing(rows, event)
+    comparison = changed_by(rows, COMPARISONS, event, "comparison")
     if comparison is not None:
         comparison["retired"] = 1
 
 
-def _changing(rows: Rows, event: Any) -> Row | None:
-    comparison = rows[COMPARISONS].find("id", event.aggregate_id)
-    if comparison is None:
-        unknown(event, "comparison")
-        return None
-    comparison["version"] = event.version
-    comparison["position"] = event.position
-    comparison["updated_at"] = event.at
-    return comparison
-
-
 def picked(rows: Rows, event: Any) -> None:
     """Moves a head-to-head pick from the vote's old choice to its new one."""
-    move = rows[VOTES].get(event.aggregate_id)
+    move = event.completed
     if move is None or move[0] is not PAIR:
         return  # an unknown vote (vote_moves has warned), or a tool's
     _, key, before, after = move

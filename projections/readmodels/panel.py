@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domainmodel import Reviewer
-from projections.engine import ReadModel, Row, Rows, Table, unknown
+from projections.engine import ReadModel, Rows, Table
+from projections.readmodels import changed_by
 
 REVIEWERS = Table(
     "reviewers",
@@ -53,7 +54,7 @@ def enrolled(rows: Rows, event: Any) -> None:
 
 
 def profile_edited(rows: Rows, event: Any) -> None:
-    reviewer = _changing(rows, event)
+    reviewer = changed_by(rows, REVIEWERS, event, "reviewer")
     if reviewer is not None:
         for name, value in event.changes.items():
             if name in PROFILE:
@@ -61,20 +62,9 @@ def profile_edited(rows: Rows, event: Any) -> None:
 
 
 def retired(rows: Rows, event: Any) -> None:
-    reviewer = _changing(rows, event)
+    reviewer = changed_by(rows, REVIEWERS, event, "reviewer")
     if reviewer is not None:
         reviewer["retired"] = 1
-
-
-def _changing(rows: Rows, event: Any) -> Row | None:
-    reviewer = rows[REVIEWERS].find("id", event.aggregate_id)
-    if reviewer is None:
-        unknown(event, "reviewer")
-        return None
-    reviewer["version"] = event.version
-    reviewer["position"] = event.position
-    reviewer["updated_at"] = event.at
-    return reviewer
 
 
 READ_MODEL = ReadModel(

@@ -1,10 +1,11 @@
 """The panel's current review per (tool, reviewer), and the reviewer split.
 
 A review row is the reviewer's live verdict and rationale with its revision
-count; a withdrawn review is kept, flagged. Each row also remembers, in
-``was``, the verdict that counted before its latest event (None if none
-did), so that the read models that count verdicts (the cards' panel figures)
-see what the event moved: this read model folds before them.
+count; a withdrawn review is kept, flagged. This read model folds before the
+ones that count verdicts (the cards' panel figures) and completes each
+review event with what it moved, a :data:`Verdicts`: the tool, the verdict
+that counted before the event and the one that counts after it (None where
+none does).
 
 The reviewer split of a comparison (each reviewer's live verdicts on both
 tools) is a pure function of the reviews, so it is a view, not a table kept
@@ -62,12 +63,17 @@ SPLITS = """
 """Each reviewer's live verdicts on both tools of every comparison."""
 
 
+Verdicts = tuple[str, str | None, str | None]
+"""What a review event moved on its tool: ``(tool, before, after)``."""
+
+
 def counted(review: Row) -> str | None:
     """The verdict a review counts for on its tool's card: none once withdrawn."""
     return None if review["withdrawn"] else review["verdict"]
 
 
 def submitted(rows: Rows, event: Any) -> None:
+    event.completed = (event.tool, None, event.verdict)
     rows[REVIEWS].add(
         {
             "id": event.aggregate_id,
@@ -82,7 +88,6 @@ def submitted(rows: Rows, event: Any) -> None:
             "version": event.version,
             "submitted_position": event.position,
             "position": event.position,
-            "was": None,
         }
     )
 
@@ -96,12 +101,14 @@ def revised(rows: Rows, event: Any) -> None:
         review["withdrawn"] = 0
         review["revision"] += 1
         review["revised_at"] = event.at
+        _moved(review, event)
 
 
 def withdrawn(rows: Rows, event: Any) -> None:
     review = _changing(rows[REVIEWS], event)
     if review is not None:
         review["withdrawn"] = 1
+        _moved(review, event)
 
 
 def _changing(reviews: StateRows, event: Any) -> Row | None:
@@ -109,10 +116,16 @@ def _changing(reviews: StateRows, event: Any) -> Row | None:
     if review is None:
         unknown(event, "review")
         return None
-    review["was"] = counted(review)
+    event.completed = (review["tool"], counted(review), None)
     review["version"] = event.version
     review["position"] = event.position
     return review
+
+
+def _moved(review: Row, event: Any) -> None:
+    """Completes ``event`` with the verdict that counts after it."""
+    tool, before, _ = event.completed
+    event.completed = (tool, before, counted(review))
 
 
 READ_MODEL = ReadModel(

@@ -4,11 +4,12 @@
 in its ``Vote.Cast``, and the choice an event replaces is in the event before
 it. So this read model completes every vote event for the read models that
 count votes (cards count ship and skip on tools, comparisons count picks in
-head-to-heads). It folds first and leaves under the vote's id the
-:data:`Move` the event made (nothing for a vote it never saw cast, which it
-warns of). A vote it does not hold is worked out from the vote's earlier
-events in the log, where they are kept under the log's own primary key, so
-the read-model file needs no table of votes.
+head-to-heads). It folds first and completes the event with the
+:data:`Move` it made (``event.completed``; None for a vote it never saw
+cast, which it warns of), and holds each vote's last move for its later
+events. A vote it does not hold is worked out from the vote's earlier events
+in the log, where they are kept under the log's own primary key, so the
+read-model file needs no table of votes.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ CHANGES = (Vote.Changed, Vote.Retracted)
 
 
 def cast(rows: Rows, event: Any) -> None:
-    rows[VOTES][event.aggregate_id] = _casts[event.subject][event.choice]
+    move = event.completed = _casts[event.subject][event.choice]
+    rows[VOTES].hold(event.aggregate_id, move)
 
 
 def changed(rows: Rows, event: Any) -> None:
@@ -121,7 +123,8 @@ def _change(rows: Rows, event: Event, choice: str | None) -> None:
     if last is None:
         unknown(event, "vote")
         return
-    votes[event.aggregate_id] = _move_to((last[0], last[1]), last[3], choice)
+    move = event.completed = _move_to((last[0], last[1]), last[3], choice)
+    votes[event.aggregate_id] = move
 
 
 def preload(rows: Rows, raws: Sequence[Raw]) -> None:
@@ -130,12 +133,8 @@ def preload(rows: Rows, raws: Sequence[Raw]) -> None:
     if votes.holds_all:
         return
     below: dict[str, int] = {}
-    cast_here: set[str] = set()
     for _, vote_id, version, topic, _ in raws:
-        event_class = event_classes[topic]
-        if event_class is Vote.Cast:
-            cast_here.add(vote_id)
-        elif event_class in CHANGES and vote_id not in cast_here:
+        if event_classes[topic] in CHANGES and vote_id not in votes:
             below.setdefault(vote_id, version)
     if below:
         votes.load(below)

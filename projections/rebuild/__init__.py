@@ -29,6 +29,7 @@ from ledger.application import Ledger
 from projections import files, schema
 from projections.rebuild import scratch
 from projections.rebuild.fold_process import FoldProcess
+from projections.rebuild.later_events import LaterEvents
 from projections.rebuild.progress import progress_bar
 from projections.rebuild.replay import HELD_LIMIT, Advance, Replay, replay_log
 from projections.rebuild.set_loader import SetLoader
@@ -109,7 +110,9 @@ def build(
                 bulk = total >= BULK_MIN_EVENTS
             log_file = source.sqlite_file if bulk else None
             if log_file is None:
-                replay = Replay(conn, READ_MODELS, source, held_limit)
+                ids = source.with_later_events()
+                later = None if ids is None else LaterEvents(ids)
+                replay = Replay(conn, READ_MODELS, source, held_limit, later)
                 events = replay_log(source, replay, total, batch_size, advance)
                 forgotten = replay.forgotten
             else:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from projections.engine import TRACKING, TRACKING_TABLE, History, ReadModel, Table
 from projections.rebuild import scratch
+from projections.rebuild.later_events import LaterEvents
 from projections.rebuild.processes import Helper, order, report
 from projections.rebuild.replay import Advance, Replay, replay_log
 from projections.rebuild.set_loader import set_based
@@ -107,7 +108,8 @@ def fold_and_copy(
     models = folded_models()
     source = LogFile(scratch.connect_apsw(log_file[0], read_only=True), log_file[1])
     conn = scratch.connect_apsw(scratch_file)
-    replay = Replay(conn, models, source, held_limit)
+    later = LaterEvents(source.with_later_events())
+    replay = Replay(conn, models, source, held_limit, later)
     replay_log(source, replay, stop, batch_size, lambda n, at: report(at, n))
     conn.close()
     report(FOLDED, replay.forgotten)

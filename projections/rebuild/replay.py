@@ -7,17 +7,26 @@ next one (a row it has not met does not exist yet), and the current rows
 (cards, reviews, tallies…), which every batch would rewrite, are written once
 by :meth:`Replay.finish`. Only the histories are written batch by batch, with
 the tracking position, as a live projection writes them. Held rows (what
-each vote last did) are kept up to a bound and worked out again from the log
-past it, so memory depends on what the read models hold, not on the log's
+each vote last did) are kept only for aggregates with later events, and up to
+a bound past which the oldest are worked out again from the log if named
+again; so memory depends on what the read models hold, not on the log's
 length.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
-from projections.engine import SQL, Batch, Dispatch, HeldRows, Log, ReadModel, project
+from projections.engine import (
+    SQL,
+    Batch,
+    Dispatch,
+    HeldRows,
+    Log,
+    ReadModel,
+    project,
+)
 from projections.source import LogFile, LogSource
 
 Advance = Callable[[int, int], None]
@@ -40,6 +49,9 @@ class Replay(Batch):
         read_models: The read models to fold.
         log: The log, where forgotten held rows are worked out again.
         held_limit: How many held rows to keep at most.
+        later: The aggregates that have events after their first (see
+            :mod:`projections.rebuild.later_events`), where the log can
+            tell; the others' held rows are not kept.
     """
 
     def __init__(
@@ -48,10 +60,14 @@ class Replay(Batch):
         read_models: Sequence[ReadModel],
         log: Log,
         held_limit: int = HELD_LIMIT,
+        later: Container[str] | None = None,
     ) -> None:
         super().__init__(
             conn, Dispatch(read_models), log=log, complete=True, held_limit=held_limit
         )
+        for rows in self.rows.values():
+            if isinstance(rows, HeldRows):
+                rows.later = later
 
     def write(self) -> None:
         """Appends the batch's history rows; current rows wait for :meth:`finish`."""

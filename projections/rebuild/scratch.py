@@ -4,14 +4,14 @@ A rebuild writes a new generation (and a scratch file) that no reader sees
 before the swap, so there is nothing to protect while loading: no journal, no
 syncs, and a failed build is deleted whole. Loading appends, so a small page
 cache does; sorting for indexes spills to temporary files past it rather than
-growing memory, and sorting in small runs, which stay in the processor's
-caches, measured faster too.
+growing memory (and small sorting runs stay in the processor's caches).
 
 The fold of a large SQLite log runs through APSW (see
 :mod:`projections.rebuild.fold_process`), whose bundled SQLite is newer and
-reads the log faster than Python's ``sqlite3``. Two SQLite libraries must
-never have one file open in one process, as closing it in either would drop
-the other's POSIX locks, so a process uses one binding or the other.
+reads the log faster than Python's ``sqlite3`` (docs/PERFORMANCE.md). Two
+SQLite libraries must never have one file open in one process, as closing it
+in either would drop the other's POSIX locks, so a process uses one binding
+or the other.
 """
 
 from __future__ import annotations

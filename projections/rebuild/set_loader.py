@@ -3,12 +3,11 @@
 A read model whose rows are each a function of one event (the audit) needs
 no fold: it declares a ``bulk_load``, SQL that computes every row straight
 from an SQLite log, in C. :class:`SetLoader` runs those in a process of its
-own, so they take one core
-while the Python fold (:mod:`projections.rebuild.fold_process`) takes the
-other, and then indexes the tables they filled. A thread would seem to do,
-since ``sqlite3`` releases the GIL while a statement runs, but SQLite's
-process-wide locks (its allocator's, notably) then slow the fold beside it
-by a third.
+own, so they take one core while the Python fold
+(:mod:`projections.rebuild.fold_process`) takes the other, and then indexes
+the tables they filled. A thread would seem to do, since ``sqlite3``
+releases the GIL while a statement runs, but SQLite's process-wide locks
+(its allocator's, notably) then slow the fold beside it (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations

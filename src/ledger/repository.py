@@ -235,10 +235,10 @@ class LedgerApplication(Application[UUID]):
         """Records the aggregates' pending events in one transaction, in order.
 
         This is :meth:`Application.save` without its runtime protocol checks
-        of what was passed (a third of a vote's CPU time) and without the
-        deprecated ``notify`` hook; it also wakes the log's followers in this
-        process. ``unchanged`` makes the append conditional (see
-        :mod:`ledger.conditional_appends`).
+        of what was passed (a large share of a vote's CPU time; see
+        docs/PERFORMANCE.md) and without the deprecated ``notify`` hook; it
+        also wakes the log's followers in this process. ``unchanged`` makes
+        the append conditional (see :mod:`ledger.conditional_appends`).
         """
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         for aggregate in aggregates:

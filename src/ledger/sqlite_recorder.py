@@ -12,8 +12,8 @@ statement cache and ``synchronous=FULL`` stated outright, so a commit that
 returned is on disk whatever the platform's default is.
 
 One connection for appends. SQLite lets one transaction write at a time, and
-lending a pooled connection and taking it back cost as much CPU as the
-``INSERT`` itself, so on a file every append goes through one dedicated
+lending a pooled connection and taking it back costs CPU on the busiest path
+(docs/PERFORMANCE.md), so on a file every append goes through one dedicated
 connection, one append at a time. An in-memory database exists only inside
 the connection that opened it (or, with ``cache=shared``, inside its
 process), so there the appends use the pool's own writer connection instead,

@@ -23,24 +23,24 @@ def _stamp(path: Path, user_version: int) -> None:
     conn.close()
 
 
-def _projected(ledger: Ledger, path: Path) -> None:
-    projector = Projector(ledger, path)
+@pytest.fixture
+def stale(ledger: Ledger, live_path: Path) -> Path:
+    """The demo's read models, as another version of the schema made them."""
+    demo.load(ledger)
+    projector = Projector(ledger, live_path)
     projector.catch_up()
     projector.close()
-
-
-def test_a_file_of_another_schema_is_refused_with_what_to_do(
-    ledger: Ledger, live_path: Path
-) -> None:
-    demo.load(ledger)
-    _projected(ledger, live_path)
     _stamp(live_path, schema.FINGERPRINT + 1)
-    conn = files.connect(live_path)
+    return live_path
+
+
+def test_a_file_of_another_schema_is_refused_with_what_to_do(stale: Path) -> None:
+    conn = files.connect(stale)
     with pytest.raises(schema.SchemaChanged, match="run `ledger rebuild`"):
         schema.migrate(conn)
     conn.close()
     with pytest.raises(schema.SchemaChanged):
-        ReadModel(live_path)
+        ReadModel(stale)
 
 
 def test_a_file_made_by_a_migration_chain_of_old_is_refused(tmp_path: Path) -> None:
@@ -65,21 +65,18 @@ def test_a_file_made_by_a_migration_chain_of_old_is_refused(tmp_path: Path) -> N
 
 
 def test_a_projector_rebuilds_a_file_of_another_schema(
-    ledger: Ledger, live_path: Path, tmp_path: Path
+    stale: Path, ledger: Ledger, tmp_path: Path
 ) -> None:
-    demo.load(ledger)
-    _projected(ledger, live_path)
-    _stamp(live_path, schema.FINGERPRINT + 1)
     ledger.cast_vote(CTX, "after-the-upgrade", "code-llama-4", "ship")
-    projector = Projector(ledger, live_path)  # as a node starts
+    projector = Projector(ledger, stale)  # as a node starts
     try:
         assert projector.catch_up() == ledger.head_position()
     finally:
         projector.close()
-    assert live_path.is_symlink()  # a new generation was swapped in
+    assert stale.is_symlink()  # a new generation was swapped in
     build(ledger, tmp_path / "clean.sqlite")
-    assert dump(live_path) == dump(tmp_path / "clean.sqlite")
-    model = ReadModel(live_path)
+    assert dump(stale) == dump(tmp_path / "clean.sqlite")
+    model = ReadModel(stale)
     try:
         card = model.tool("code-llama-4")
         assert card is not None
@@ -88,12 +85,8 @@ def test_a_projector_rebuilds_a_file_of_another_schema(
         model.close()
 
 
-def test_status_says_the_schema_changed_and_rebuild_fixes_it(
-    home: Path, ledger: Ledger, live_path: Path
-) -> None:
-    demo.load(ledger)
-    _projected(ledger, live_path)
-    _stamp(live_path, schema.FINGERPRINT + 1)
+@pytest.mark.usefixtures("stale")
+def test_status_says_the_schema_changed_and_rebuild_fixes_it(home: Path) -> None:
     status = run_ledger(home, "status")
     assert status.returncode == 0, status.stderr
     assert "ledger rebuild" in status.stdout
