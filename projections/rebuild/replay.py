@@ -32,12 +32,14 @@ from projections.source import LogFile, LogSource
 Advance = Callable[[int, int], None]
 """Told the events of each batch folded and the position reached."""
 
-HELD_LIMIT = 250_000
+HELD_LIMIT = 400_000
 """How many held rows (votes) a replay keeps before forgetting the oldest half.
 
-Votes are changed soon after they are cast, if ever, so the newest few
-hundred thousand are what later events name; a forgotten one costs a read of
-its earlier events from the log.
+Only votes that the log changes later are held, and they are changed soon
+after they are cast, so the newest few hundred thousand are what later
+events name; a forgotten one costs a read of its earlier events from the
+log. The bound, not the log's length, is what the held rows can cost
+(docs/PERFORMANCE.md).
 """
 
 
