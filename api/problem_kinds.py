@@ -84,6 +84,17 @@ OWN = (
         "after Retry-After seconds.",
     ),
     ProblemKind(
+        "empty-time-range",
+        422,
+        "A time range's since must be before its until.",
+    ),
+    ProblemKind(
+        "invalid-cursor",
+        400,
+        "A list's cursor is opaque: take it from the next link of a page of the "
+        "same list, or leave it out for the first page.",
+    ),
+    ProblemKind(
         "invalid-last-event-id",
         400,
         "Last-Event-ID is a log position: a whole number.",

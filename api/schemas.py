@@ -14,7 +14,14 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from ledger import rules
-from projections.models import Card, ComparisonSummary, HistoryItem, ReviewItem
+from projections.models import (
+    AuditItem,
+    Card,
+    ComparisonSummary,
+    HistoryBucket,
+    HistoryItem,
+    ReviewItem,
+)
 
 Slug = Annotated[
     str,
@@ -128,28 +135,56 @@ class VoterToken(msgspec.Struct):
     token: str
 
 
+NextLink = Annotated[
+    str | None,
+    Meta(description="The link to the next page; null on the last page"),
+]
+
+
 class ToolList(msgspec.Struct):
-    """``GET /api/tools``: every tool's current card."""
+    """``GET /api/tools``: a page of the tools' current cards, as registered."""
 
     items: list[Card]
+    next: NextLink = None
 
 
 class ReviewList(msgspec.Struct):
-    """``GET /api/tools/{slug}/reviews``: each reviewer's current review."""
+    """``GET /api/tools/{slug}/reviews``: a page of the current reviews."""
 
     items: list[ReviewItem]
+    next: NextLink = None
 
 
-class HistoryList(msgspec.Struct):
-    """``GET /api/tools/{slug}/history``: every event that moved the card."""
+class HistoryList(msgspec.Struct, tag="events", tag_field="summary"):
+    """``GET /api/tools/{slug}/history``: a page of the events that moved the card."""
 
     items: list[HistoryItem]
+    next: NextLink = None
+
+
+class BucketList(msgspec.Struct, tag="buckets", tag_field="summary"):
+    """``GET /api/tools/{slug}/history?bucket=…``: a page of the history by bucket."""
+
+    bucket: Literal["day", "week", "month"]
+    items: list[HistoryBucket]
+    next: NextLink = None
+
+
+class EventList(msgspec.Struct):
+    """``GET /api/events``: a page of the audit log, oldest first."""
+
+    items: list[AuditItem]
+    next: Annotated[
+        int | None,
+        Meta(description="The after of the next page; null on the last page"),
+    ] = None
 
 
 class ComparisonList(msgspec.Struct):
-    """``GET /api/comparisons``: every published comparison."""
+    """``GET /api/comparisons``: a page of the published comparisons."""
 
     items: list[ComparisonSummary]
+    next: NextLink = None
 
 
 class Health(msgspec.Struct):

@@ -9,7 +9,6 @@ and swaps it in; :class:`ReadModel` answers queries with the Structs of
 from projections.files import readmodel_path
 from projections.models import (
     AuditItem,
-    AuditPage,
     Card,
     CardFigures,
     ComparisonSummary,
@@ -26,7 +25,6 @@ from projections.queries import ReadModel
 
 __all__ = [
     "AuditItem",
-    "AuditPage",
     "Card",
     "CardFigures",
     "ComparisonSummary",

@@ -78,6 +78,13 @@ def iso_text(value: str) -> str:
     return iso(datetime.fromisoformat(value))
 
 
+def day_of(timestamp: str) -> str:
+    """The UTC day (``YYYY-MM-DD``) of a stored event's timestamp text."""
+    if len(timestamp) == 27 and timestamp[-1] == "Z":
+        return timestamp[:10]
+    return iso_text(timestamp)[:10]
+
+
 def view_of(event_class: type[Any]) -> type[Event]:
     """The Struct that a stored event of ``event_class`` decodes into."""
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []

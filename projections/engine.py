@@ -16,10 +16,12 @@ engine does the rest:
   one file never apply an event twice and a crash between commits simply
   projects the batch again.
 
-Three kinds of table exist: a :class:`Table` keeps one current row per key
+Four kinds of table exist: a :class:`Table` keeps one current row per key
 (a card, a review), a :class:`History` only ever gains rows (the verdict
-history, the audit), and :class:`Held` rows are never stored in the file but
-worked out from the log (what a vote last chose).
+history, the audit), a :class:`Tally` adds each batch's rows into the stored
+ones of the same key (the verdict history by day), and :class:`Held` rows are
+never stored in the file but worked out from the log (what a vote last
+chose).
 """
 
 from __future__ import annotations
@@ -126,6 +128,17 @@ class History:
     key: tuple[str, ...]
     insert: str
     indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Tally(History):
+    """A table whose rows add up by key: a batch's rows are merged into the file's.
+
+    A handler's rows are a dict by key of lists of ``insert``'s parameters,
+    which it adds into as it folds; ``insert`` is an upsert that adds them to
+    the stored row of the same key. Only one batch's rows are ever held, so
+    a rebuild keeps no more of the table in memory than a live fold.
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -385,6 +398,8 @@ class Batch:
         for table in self.tables:
             if isinstance(table, Table):
                 self.rows[table] = StateRows(table, conn, complete=complete)
+            elif isinstance(table, Tally):
+                self.rows[table] = {}
             elif isinstance(table, History):
                 self.rows[table] = []
             else:
@@ -407,10 +422,11 @@ class Batch:
                 rows[table].trim()
 
     def write_history(self) -> None:
-        """Appends the rows the batch added to each :class:`History`; forgets them."""
+        """Writes, then forgets, the rows the batch added to each History and Tally."""
         for table, rows in self.rows.items():
             if isinstance(table, History) and rows:
-                self.conn.executemany(table.insert, rows)
+                added = rows.values() if isinstance(table, Tally) else rows
+                self.conn.executemany(table.insert, added)
                 rows.clear()
 
     def write_state(self) -> None:

@@ -6,8 +6,8 @@ kept apart from the event classes so either can change on its own.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -68,15 +68,39 @@ class ReviewItem(msgspec.Struct, frozen=True):
 
 
 class HistoryItem(msgspec.Struct, frozen=True):
-    """One event that changed a tool's card, with the figures around it."""
+    """One event that changed a tool's card, with the figures around it.
+
+    ``kind`` says what changed it: ``panel`` (a review), ``community`` (a
+    vote) or ``edit`` (the tool's registration, an edit, retirement or
+    reinstatement).
+    """
 
     position: int
     at: datetime
     type: str
+    kind: str
     actor: str
     reason: str
     before: CardFigures
     after: CardFigures
+
+
+class HistoryBucket(msgspec.Struct, frozen=True):
+    """A day, week or month of a tool's verdict history, summarised.
+
+    The figures are the card's at the end of the bucket (after its last
+    change, at ``position``); ``changes`` counts the events that changed the
+    card within it, ``votes`` those of them that were community votes.
+    ``start`` is the bucket's first UTC day, ``end`` the day after its last.
+    """
+
+    start: date
+    end: date
+    changes: int
+    votes: int
+    position: int
+    panel: Figures
+    community: Figures
 
 
 class SplitItem(msgspec.Struct, frozen=True):
@@ -130,11 +154,18 @@ class AuditItem(msgspec.Struct, frozen=True):
     request_id: str = ""
 
 
-class AuditPage(msgspec.Struct, frozen=True):
-    """A page of the audit index; ``next`` is the cursor for the next page."""
+T = TypeVar("T")
 
-    items: list[AuditItem]
-    next: int | None
+
+class Page(msgspec.Struct, Generic[T], frozen=True):
+    """A page of a list, in the list's order.
+
+    ``next`` is where the following page starts (a log position or a day,
+    as the list is ordered), or None when this page reached the end.
+    """
+
+    items: list[T]
+    next: int | str | None = None
 
 
 class Lag(msgspec.Struct, frozen=True):

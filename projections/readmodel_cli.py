@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 import click
 from rich.console import Console
@@ -21,8 +22,9 @@ from rich.table import Table
 from ledger.application import Ledger
 from ledger.settings import Settings
 from projections import files, schema
+from projections.history_pages import KINDS, HistoryFilter
 from projections.projector import Projector
-from projections.queries import ReadModel
+from projections.queries import MAX_PAGE, ReadModel
 from projections.rebuild import BATCH_SIZE
 from projections.rebuild import rebuild as rebuild_readmodel
 from projections.registry import READ_MODELS
@@ -140,7 +142,28 @@ def _counts(conn: sqlite3.Connection) -> dict[str, str]:
 
 @click.command("history")
 @click.argument("slug")
-def history(slug: str) -> None:
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(KINDS)),
+    multiple=True,
+    help="Only these kinds of change (repeatable).",
+)
+@click.option("--newest", is_flag=True, help="Newest change first.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="At most this many (default all)."
+)
+@click.option(
+    "--bucket",
+    type=click.Choice(["day", "week", "month"]),
+    help="Sum the changes up per UTC day, ISO week or month instead.",
+)
+def history(
+    slug: str,
+    kind: tuple[str, ...],
+    newest: bool,
+    limit: int | None,
+    bucket: str | None,
+) -> None:
     """Print how a tool's card changed, event by event (catches up first)."""
     with _ledger() as (ledger, settings):
         path = files.readmodel_path(settings)
@@ -151,12 +174,38 @@ def history(slug: str) -> None:
             projector.close()
     model = ReadModel(path)
     try:
-        card = model.tool(slug)
-        items = model.history(slug)
+        if model.tool(slug) is None:
+            raise click.ClickException(f"no tool {slug!r} in the ledger")
+        if bucket is not None:
+            table = _buckets(model, slug, bucket, newest, limit)
+        else:
+            only = HistoryFilter(kinds=frozenset(kind))
+            table = _changes(model, slug, only, newest, limit)
     finally:
         model.close()
-    if card is None:
-        raise click.ClickException(f"no tool {slug!r} in the ledger")
+    Console(width=max(160, Console().width)).print(table)
+
+
+def _pages(read: Any, limit: int | None) -> list[Any]:
+    """Items of ``read(after, size)`` pages, up to ``limit`` (all when None)."""
+    items: list[Any] = []
+    after = None
+    while limit is None or len(items) < limit:
+        page = read(after, MAX_PAGE)
+        items += page.items
+        if page.next is None:
+            break
+        after = page.next
+    return items[:limit]
+
+
+def _changes(
+    model: ReadModel,
+    slug: str,
+    only: HistoryFilter,
+    newest: bool,
+    limit: int | None,
+) -> Table:
     table = Table(
         "pos",
         "at",
@@ -166,6 +215,12 @@ def history(slug: str) -> None:
         "panel",
         "community",
         title=f"verdict history of {slug}",
+    )
+    items = _pages(
+        lambda after, size: model.history_page(
+            slug, after, size, newest_first=newest, only=only
+        ),
+        limit,
     )
     for item in items:
         table.add_row(
@@ -177,7 +232,35 @@ def history(slug: str) -> None:
             f"{_figures(item.before.panel)} → {_figures(item.after.panel)}",
             f"{_figures(item.before.community)} → {_figures(item.after.community)}",
         )
-    Console(width=max(160, Console().width)).print(table)
+    return table
+
+
+def _buckets(
+    model: ReadModel, slug: str, bucket: str, newest: bool, limit: int | None
+) -> Table:
+    table = Table(
+        bucket,
+        "changes",
+        "votes",
+        "panel",
+        "community",
+        title=f"verdict history of {slug} by {bucket}",
+    )
+    items = _pages(
+        lambda after, size: model.history_buckets(
+            slug, bucket, after, size, newest_first=newest
+        ),
+        limit,
+    )
+    for item in items:
+        table.add_row(
+            item.start.isoformat(),
+            str(item.changes),
+            str(item.votes),
+            _figures(item.panel),
+            _figures(item.community),
+        )
+    return table
 
 
 def _figures(figures: object) -> str:

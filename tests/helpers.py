@@ -7,6 +7,9 @@ reached, and drops the schema, with the application's tables in it, after.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,3 +53,22 @@ def private_schema(home: Path) -> Iterator[Postgres]:
             for opened in store.opened:
                 opened.close()
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+
+
+def bench_json(*args: str, timeout: float = 120) -> dict[str, float]:
+    """Runs ``scripts/bench.py ARGS --json``; its one line of output, parsed."""
+    result = subprocess.run(
+        [sys.executable, str(BENCH), *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    figures: dict[str, float] = json.loads(lines[0])
+    return figures

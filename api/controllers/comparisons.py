@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ASGIApp
 
 from api import commands
+from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Cursor, Limit, decode, paged
 from api.prebuilt import NOT_MODIFIED, content_etag, prebuilt_response
 from api.problem_details import documented
 from api.read_your_writes import READ, MinPosition, reach
@@ -31,13 +32,24 @@ class ComparisonsController(Controller):
     @get(
         "/",
         sync_to_thread=False,
-        summary="Every published comparison",
+        summary="A page of the published comparisons, in the order published",
+        cache=True,
+        response_headers=LINK_HEADER,
         responses=documented(*READ),
     )
     def list_comparisons(
-        self, read_model: NamedDependency[ReadModel]
-    ) -> ComparisonList:
-        return ComparisonList(items=read_model.comparisons())
+        self,
+        request: Request[Any, Any, State],
+        read_model: NamedDependency[ReadModel],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+        tool: Annotated[
+            str | None,
+            QueryParameter(max_length=64, description="Only this tool's comparisons"),
+        ] = None,
+    ) -> Response[ComparisonList]:
+        page = read_model.comparisons_page(decode(cursor, int) or 0, limit, tool=tool)
+        return paged(request, page, ComparisonList)
 
     @get(
         "/{a:str}/{b:str}",

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio.to_thread
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import HeaderParameter, QueryParameter
@@ -14,14 +14,13 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from api.event_stream import follow
+from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Limit, link_header, link_with
 from api.problem_details import ApiProblem, documented
 from api.read_your_writes import READ
+from api.schemas import EventList
 from ledger import log as event_log
 from ledger.application import Ledger
-from projections.models import AuditPage
-from projections.queries import MAX_PAGE, ReadModel
-
-MAX_LIMIT = MAX_PAGE
+from projections.queries import ReadModel
 
 
 def _check_type(type_: str | None) -> None:
@@ -55,18 +54,17 @@ class EventsController(Controller):
         "/",
         sync_to_thread=False,
         summary="A page of the audit log, oldest first, optionally filtered",
+        response_headers=LINK_HEADER,
         responses=documented(*READ),
     )
     def page(
         self,
+        request: Request[Any, Any, State],
         read_model: NamedDependency[ReadModel],
         after: Annotated[
             int, QueryParameter(ge=0, le=2**62, description="Start after this position")
         ] = 0,
-        limit: Annotated[
-            int,
-            QueryParameter(ge=1, le=MAX_LIMIT, description="At most this many events"),
-        ] = 100,
+        limit: Limit = DEFAULT_LIMIT,
         tool: Annotated[
             str | None, QueryParameter(description="Only events about this tool")
         ] = None,
@@ -79,11 +77,20 @@ class EventsController(Controller):
                 name="type", description="Only this event type, e.g. Review.Revised"
             ),
         ] = None,
-    ) -> AuditPage:
-        """``next`` is the ``after`` of the next page; null when this is the last."""
+    ) -> Response[EventList]:
+        """``next`` is the ``after`` of the next page; null when this is the last.
+
+        The log position is this list's cursor, so ``after`` takes it; the
+        ``Link`` header carries the whole next link, as on every list.
+        """
         _check_type(type_)
-        return read_model.events(
+        page = read_model.events(
             after=after, limit=limit, tool=tool, actor=actor, type=type_
+        )
+        following = page.next if isinstance(page.next, int) else None
+        link = None if following is None else link_with(request, "after", following)
+        return Response(
+            EventList(items=page.items, next=following), headers=link_header(link)
         )
 
     @get(

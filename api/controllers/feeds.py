@@ -23,6 +23,6 @@ class FeedController(Controller):
     ) -> Response[bytes]:
         """The latest verdict changes, newest first."""
         changes = read_model.verdict_changes(limit=ENTRIES)
-        names = {card.slug: card.name for card in read_model.tools()}
+        names = read_model.names(sorted({slug for slug, _ in changes}))
         body = atom.build(changes, names, str(request.base_url))
         return Response(body, media_type=f"{atom.MEDIA_TYPE}; charset=utf-8")

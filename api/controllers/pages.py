@@ -3,36 +3,54 @@
 Pages read only from the read model, like the JSON API. The comparison
 page's vote buttons are the only script, and it talks to the same JSON API
 as any other client, so the page shows nothing the API could not.
+
+Every page is of bounded size whatever the ledger holds: each list on it is
+one page of the API's list, with an "older" or "more" link carrying the
+list's cursor, and the verdict history is drawn from its buckets once it is
+long (see :data:`CHART_POINTS`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
-from api.web.chart import ship_chart
+from api.pagination import Cursor, decode, encode, link_with
+from api.web.chart import Chart, bucket_chart, ship_chart
 from api.web.present import by_lens, scorecard
 from api.web.templating import not_found_page
-from projections.models import Card, ComparisonSummary
+from projections.history_pages import HistoryFilter
+from projections.models import ComparisonSummary, HistoryBucket, Page
 from projections.queries import ReadModel
 
+TOOLS_PER_PAGE = 24
+COMPARISONS_PER_PAGE = 20
+REVIEWS_PER_PAGE = 6
+CHANGES_PER_PAGE = 20
+BUCKETS_PER_PAGE = 30
+SCORECARD_ROWS = 4
+CHART_POINTS = 120
+"""The most points a chart draws: event by event up to this many changes,
+then by the finest bucket (day, week, month) that needs no more."""
 
-def _names(cards: list[Card]) -> dict[str, str]:
-    return {card.slug: card.name for card in cards}
+VERDICTS = HistoryFilter(kinds=frozenset({"panel", "edit"}))
+"""The changes a tool page lists one by one; votes it sums up per bucket."""
 
 
-def _comparisons_of(
-    read_model: ReadModel, slug: str | None = None
-) -> list[ComparisonSummary]:
-    return [
-        item
-        for item in read_model.comparisons()
-        if not item.retired and (slug is None or slug in (item.a, item.b))
-    ]
+def _more(request: Request[Any, Any, State], name: str, page: Page[Any]) -> str | None:
+    """The link to this page with list ``name`` moved on to its next page."""
+    if page.next is None:
+        return None
+    return link_with(request, name, encode(page.next))
+
+
+def _names(read_model: ReadModel, items: list[ComparisonSummary]) -> dict[str, str]:
+    return read_model.names(sorted({s for item in items for s in (item.a, item.b)}))
 
 
 class PagesController(Controller):
@@ -40,21 +58,39 @@ class PagesController(Controller):
 
     include_in_schema = False
 
-    @get("/", name="pages:index", sync_to_thread=False)
-    def index(self, read_model: NamedDependency[ReadModel]) -> Template:
-        """Every tool with its three headline figures, and the comparisons."""
-        tools = read_model.tools()
+    @get("/", name="pages:index", sync_to_thread=False, cache=True)
+    def index(
+        self,
+        request: Request[Any, Any, State],
+        read_model: NamedDependency[ReadModel],
+        tools: Cursor = None,
+        comparisons: Cursor = None,
+    ) -> Template:
+        """A page of tools with their headline figures, and of the comparisons."""
+        cards = read_model.tools_page(decode(tools, int) or 0, TOOLS_PER_PAGE)
+        compared = read_model.comparisons_page(
+            decode(comparisons, int) or 0, COMPARISONS_PER_PAGE, live=True
+        )
         context: dict[str, Any] = {
-            "tools": [card for card in tools if not card.retired],
-            "retired": [card for card in tools if card.retired],
-            "comparisons": _comparisons_of(read_model),
-            "names": _names(tools),
+            "tools": [card for card in cards.items if not card.retired],
+            "retired": [card for card in cards.items if card.retired],
+            "more_tools": _more(request, "tools", cards),
+            "comparisons": compared.items,
+            "more_comparisons": _more(request, "comparisons", compared),
+            "names": _names(read_model, compared.items),
         }
         return Template("index.html", context=context)
 
-    @get("/tools/{slug:str}", name="pages:tool", sync_to_thread=False)
+    @get("/tools/{slug:str}", name="pages:tool", sync_to_thread=False, cache=True)
     def tool(
-        self, slug: FromPath[str], read_model: NamedDependency[ReadModel]
+        self,
+        slug: FromPath[str],
+        request: Request[Any, Any, State],
+        read_model: NamedDependency[ReadModel],
+        changes: Cursor = None,
+        buckets: Cursor = None,
+        reviews: Cursor = None,
+        compared: Cursor = None,
     ) -> Template:
         """A tool's card, its reviews lens by lens, and how its verdict came to be."""
         card = read_model.tool(slug)
@@ -64,20 +100,76 @@ class PagesController(Controller):
                 f"There is no tool called “{slug}” in the ledger.",
                 [("/", "See all tools")],
             )
-        history = read_model.history(slug)
+        panel = read_model.reviews_page(
+            slug, decode(reviews, int) or 0, REVIEWS_PER_PAGE
+        )
+        listed = read_model.history_page(
+            slug,
+            decode(changes, int),
+            CHANGES_PER_PAGE,
+            newest_first=True,
+            only=VERDICTS,
+        )
+        extent = read_model.history_extent(slug)
+        size = extent.finest_bucket(CHART_POINTS)
+        newest = read_model.history_buckets(
+            slug, size, None, CHART_POINTS, newest_first=True
+        )
+        summed = newest
+        if buckets is not None:
+            summed = read_model.history_buckets(
+                slug, size, decode(buckets, str), BUCKETS_PER_PAGE, newest_first=True
+            )
+        shown = Page(items=summed.items[:BUCKETS_PER_PAGE])
+        if len(summed.items) > BUCKETS_PER_PAGE:
+            shown = Page(items=shown.items, next=shown.items[-1].start.isoformat())
+        elif summed.next is not None:
+            shown = Page(items=shown.items, next=summed.next)
+        others = read_model.comparisons_page(
+            decode(compared, int) or 0, COMPARISONS_PER_PAGE, tool=slug, live=True
+        )
         context: dict[str, Any] = {
             "card": card,
-            "reviews": by_lens(read_model.reviews(slug)),
-            "history": history,
-            "chart": ship_chart(history),
-            "comparisons": _comparisons_of(read_model, slug),
-            "names": _names(read_model.tools()),
+            "reviews": by_lens(panel.items),
+            "more_reviews": _more(request, "reviews", panel),
+            "changes": listed.items,
+            "older_changes": _more(request, "changes", listed),
+            "bucket": size,
+            "buckets": shown.items,
+            "older_buckets": _more(request, "buckets", shown),
+            "chart": self._chart(read_model, slug, extent.changes, newest, size),
+            "comparisons": others.items,
+            "more_comparisons": _more(request, "compared", others),
+            "names": _names(read_model, others.items),
         }
         return Template("tool.html", context=context)
 
-    @get("/compare/{a:str}/{b:str}", name="pages:compare", sync_to_thread=False)
+    @staticmethod
+    def _chart(
+        read_model: ReadModel,
+        slug: str,
+        changes: int,
+        newest: Page[HistoryBucket],
+        size: str,
+    ) -> Chart | None:
+        """Event by event while the history is short, else by the newest buckets."""
+        if changes <= CHART_POINTS:
+            return ship_chart(read_model.history_page(slug, None, CHART_POINTS).items)
+        return bucket_chart(newest.items[::-1], size)
+
+    @get(
+        "/compare/{a:str}/{b:str}",
+        name="pages:compare",
+        sync_to_thread=False,
+        cache=True,
+    )
     def compare(
-        self, a: FromPath[str], b: FromPath[str], read_model: NamedDependency[ReadModel]
+        self,
+        a: FromPath[str],
+        b: FromPath[str],
+        request: Request[Any, Any, State],
+        read_model: NamedDependency[ReadModel],
+        reviewers: Cursor = None,
     ) -> Template:
         """The seed page: two cards, the reviewer scorecard and the community vote."""
         view = read_model.comparison(a, b) if a != b else None
@@ -94,8 +186,15 @@ class PagesController(Controller):
             return not_found_page(
                 "No such comparison", detail + ".", [("/", "See all comparisons")]
             )
+        rows = scorecard(read_model.reviews(a), read_model.reviews(b))
+        start = decode(reviewers, int) or 0
+        shown = Page(
+            items=rows[start : start + SCORECARD_ROWS],
+            next=start + SCORECARD_ROWS if start + SCORECARD_ROWS < len(rows) else None,
+        )
         context: dict[str, Any] = {
             "view": view,
-            "rows": scorecard(read_model.reviews(a), read_model.reviews(b)),
+            "rows": shown.items,
+            "more_rows": _more(request, "reviewers", shown),
         }
         return Template("compare.html", context=context)

@@ -13,6 +13,7 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from api import commands
 from api.controllers.tools import missing
+from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Cursor, Limit, decode, paged
 from api.problem_details import documented
 from api.read_your_writes import READ
 from api.schemas import ReviewList, ReviewPut, WriteReceipt
@@ -52,15 +53,23 @@ class ReviewsController(Controller):
     @get(
         "/",
         sync_to_thread=False,
-        summary="Each panel reviewer's current review of the tool",
+        summary="A page of the panel's current reviews, in the order submitted",
+        cache=True,
+        response_headers=LINK_HEADER,
         responses=documented(404, *READ),
     )
     def list_reviews(
-        self, slug: FromPath[str], read_model: NamedDependency[ReadModel]
-    ) -> ReviewList:
+        self,
+        slug: FromPath[str],
+        request: Request[Any, Any, State],
+        read_model: NamedDependency[ReadModel],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Response[ReviewList]:
         if read_model.tool(slug) is None:
             raise missing(slug)
-        return ReviewList(items=read_model.reviews(slug))
+        page = read_model.reviews_page(slug, decode(cursor, int) or 0, limit)
+        return paged(request, page, ReviewList)
 
     @put(
         "/{handle:str}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
@@ -12,20 +12,39 @@ from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ASGIApp
 
 from api import commands
+from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Cursor, Limit, decode, paged
 from api.prebuilt import NOT_MODIFIED, card_etag, prebuilt_response
 from api.problem_details import ApiProblem, documented
 from api.read_your_writes import READ, MinPosition, reach
-from api.schemas import HistoryList, ToolCreate, ToolList, ToolUpdate, WriteReceipt
+from api.schemas import (
+    BucketList,
+    HistoryList,
+    ToolCreate,
+    ToolList,
+    ToolUpdate,
+    WriteReceipt,
+)
 from api.security import BEARER, requires
 from ledger import errors
 from ledger.application import Ledger
+from projections.history_pages import HistoryFilter
 from projections.models import Card
 from projections.queries import ReadModel
+
+Kind = Literal["panel", "community", "edit"]
+Bucket = Literal["day", "week", "month"]
 
 
 def missing(slug: str) -> errors.ToolNotFound:
     """The refusal of a read that names no registered tool."""
     return errors.ToolNotFound(f"no tool {slug!r}")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time from a query; a time without a zone is taken as UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 class ToolsController(Controller):
@@ -37,11 +56,20 @@ class ToolsController(Controller):
     @get(
         "/",
         sync_to_thread=False,
-        summary="Every tool's current card",
+        summary="A page of the tools' current cards, in the order registered",
+        cache=True,
+        response_headers=LINK_HEADER,
         responses=documented(*READ),
     )
-    def list_tools(self, read_model: NamedDependency[ReadModel]) -> ToolList:
-        return ToolList(items=read_model.tools())
+    def list_tools(
+        self,
+        request: Request[Any, Any, State],
+        read_model: NamedDependency[ReadModel],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> Response[ToolList]:
+        page = read_model.tools_page(decode(cursor, int) or 0, limit)
+        return paged(request, page, ToolList)
 
     @get(
         "/{slug:str}",
@@ -82,15 +110,76 @@ class ToolsController(Controller):
     @get(
         "/{slug:str}/history",
         sync_to_thread=False,
-        summary="Every event that changed the card, with the figures around it",
+        summary="A page of the events that changed the card, or of its buckets",
+        cache=True,
+        response_headers=LINK_HEADER,
         responses=documented(404, *READ),
     )
     def history(
-        self, slug: FromPath[str], read_model: NamedDependency[ReadModel]
-    ) -> HistoryList:
+        self,
+        slug: FromPath[str],
+        request: Request[Any, Any, State],
+        read_model: NamedDependency[ReadModel],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+        bucket: Annotated[
+            Bucket | None,
+            QueryParameter(
+                description="Summarise by UTC day, ISO week or month: the card's "
+                "figures at the end of each, with the count of changes in it"
+            ),
+        ] = None,
+        order: Annotated[
+            Literal["oldest", "newest"],
+            QueryParameter(description="Oldest first (the default) or newest first"),
+        ] = "oldest",
+        kind: Annotated[
+            list[Kind] | None,
+            QueryParameter(
+                description="Only these kinds of change: panel (reviews), "
+                "community (votes), edit (the tool's own events); repeatable"
+            ),
+        ] = None,
+        since: Annotated[
+            datetime | None,
+            QueryParameter(description="Only changes at or after this ISO-8601 time"),
+        ] = None,
+        until: Annotated[
+            datetime | None,
+            QueryParameter(description="Only changes before this ISO-8601 time"),
+        ] = None,
+        actor: Annotated[
+            str | None,
+            QueryParameter(max_length=200, description="Only changes by this actor"),
+        ] = None,
+    ) -> Response[HistoryList | BucketList]:
+        """Oldest first by default; ``next`` links on while more follow.
+
+        With ``bucket``, the filters other than ``order`` do not apply: a
+        bucket sums every change of its time.
+        """
         if read_model.tool(slug) is None:
             raise missing(slug)
-        return HistoryList(items=read_model.history(slug))
+        newest = order == "newest"
+        if bucket is not None:
+            found = read_model.history_buckets(
+                slug, bucket, decode(cursor, str), limit, newest_first=newest
+            )
+            return paged(request, found, BucketList, bucket=bucket)
+        since, until = _utc(since), _utc(until)
+        if since is not None and until is not None and since >= until:
+            raise ApiProblem(
+                "empty-time-range",
+                f"since ({since.isoformat()}) must be before until "
+                f"({until.isoformat()})",
+            )
+        only = HistoryFilter(
+            kinds=frozenset(kind or ()), since=since, until=until, actor=actor
+        )
+        page = read_model.history_page(
+            slug, decode(cursor, int), limit, newest_first=newest, only=only
+        )
+        return paged(request, page, HistoryList)
 
     @get(
         "/{slug:str}/scorecard",
@@ -126,9 +215,7 @@ class ToolsController(Controller):
             )
         if position is not None:
             await reach(state, position)
-        if as_of is not None and as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=UTC)
-        card = read_model.card_as_of(slug, at=as_of, position=position)
+        card = read_model.card_as_of(slug, at=_utc(as_of), position=position)
         if card is None:
             if read_model.tool(slug) is None:
                 raise missing(slug)

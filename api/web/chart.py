@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from api.web.present import event_label, pct, when
-from projections.models import Figures, HistoryItem
+from api.web.present import bucket_label, event_label, pct, votes, when
+from projections.models import HistoryBucket, HistoryItem
 
 WIDTH = 800
 HEIGHT = 250
@@ -61,6 +61,7 @@ class Chart:
     grid: list[Tick]
     xticks: list[Tick]
     summary: str
+    by_bucket: bool = False
 
 
 def _y(value: float) -> float:
@@ -73,13 +74,15 @@ def _series(
     start: float | None,
     values: list[float | None],
     xs: list[float],
-    labels: list[str],
+    labels: list[str] | None,
 ) -> Series:
+    """One step line; a point with a tooltip at each value, given ``labels``."""
     paths: list[str] = []
     points: list[Point] = []
     current: list[str] = []
     previous = start
-    for x, value, label in zip(xs, values, labels, strict=True):
+    tips: list[str | None] = list(labels) if labels else [None] * len(values)
+    for x, value, label in zip(xs, values, tips, strict=True):
         if previous is not None:
             # Hold the previous share until this event, then step to the new one.
             current.append(
@@ -91,7 +94,8 @@ def _series(
             current = []
         else:
             current.append(f"L{x},{_y(value)}" if current else f"M{x},{_y(value)}")
-            points.append(Point(x, _y(value), f"{label}: {name} {pct(value)}"))
+            if label is not None:
+                points.append(Point(x, _y(value), f"{label}: {name} {pct(value)}"))
         previous = value
     if current:
         paths.append(" ".join(current))
@@ -99,35 +103,85 @@ def _series(
 
 
 def ship_chart(history: Sequence[HistoryItem]) -> Chart | None:
-    """The chart of a tool's history (oldest first); None when there is none."""
+    """The chart of a tool's history event by event (oldest first); None if empty."""
     if not history:
         return None
-    right = WIDTH - RIGHT
-    step = (right - LEFT) / max(len(history) - 1, 1)
-    xs = [round(LEFT + i * step, 1) for i in range(len(history))]
-    if len(history) == 1:
-        xs = [round((LEFT + right) / 2, 1)]
-    labels = [f"{when(item.at)}, {event_label(item.type)}" for item in history]
-
-    def track(pick: str) -> tuple[float | None, list[float | None]]:
-        first: Figures = getattr(history[0].before, pick)
-        return first.ship_pct, [getattr(item.after, pick).ship_pct for item in history]
-
-    panel_start, panel = track("panel")
-    community_start, community = track("community")
-    series = [
-        _series("panel", "panel", panel_start, panel, xs, labels),
-        _series("community", "community", community_start, community, xs, labels),
-    ]
-    first = "middle" if len(history) == 1 else "start"
-    xticks = [Tick(xs[0], when(history[0].at), first)]
-    if len(history) > 1 and when(history[-1].at) != xticks[0].label:
-        xticks.append(Tick(xs[-1], when(history[-1].at), "end"))
     last = history[-1].after
-    summary = (
+    return _chart(
+        [f"{when(item.at)}, {event_label(item.type)}" for item in history],
+        {
+            pick: (
+                getattr(history[0].before, pick).ship_pct,
+                [getattr(item.after, pick).ship_pct for item in history],
+            )
+            for pick in ("panel", "community")
+        },
+        (when(history[0].at), when(history[-1].at)),
         f"{len(history)} events; panel ship now {pct(last.panel.ship_pct)}, "
-        f"community ship now {pct(last.community.ship_pct)}"
+        f"community ship now {pct(last.community.ship_pct)}",
     )
+
+
+def bucket_chart(buckets: Sequence[HistoryBucket], size: str) -> Chart | None:
+    """The chart of a tool's history by bucket (oldest first); None if empty.
+
+    Each step is the card at the end of a bucket, so a million votes draw
+    as many steps as the buckets they fall in.
+    """
+    if not buckets:
+        return None
+    last = buckets[-1]
+    return _chart(
+        [
+            f"{bucket_label(item, size)}, {votes(item.changes, 'change')}"
+            for item in buckets
+        ],
+        {
+            pick: (None, [getattr(item, pick).ship_pct for item in buckets])
+            for pick in ("panel", "community")
+        },
+        (bucket_label(buckets[0], size), bucket_label(last, size)),
+        f"{len(buckets)} {size}s; panel ship now {pct(last.panel.ship_pct)}, "
+        f"community ship now {pct(last.community.ship_pct)}",
+        by_bucket=True,
+    )
+
+
+def _chart(
+    labels: list[str],
+    tracks: dict[str, tuple[float | None, list[float | None]]],
+    ends: tuple[str, str],
+    summary: str,
+    *,
+    by_bucket: bool = False,
+) -> Chart:
+    """Draws a step line per track, with the ends labelled.
+
+    An event chart marks each event with a point and its tooltip; a bucket
+    chart is lines only (a hundred points of tooltips would be most of the
+    page), and the table of buckets beside it gives each bucket's figures.
+
+    Args:
+        labels: Each point's tooltip, oldest first.
+        tracks: By series (``panel``, ``community``), the share before the
+            first point and the share at each point.
+        ends: The x axis's labels for the first and the last point.
+        summary: The chart in words, for those who cannot see it.
+        by_bucket: Whether each point stands for a bucket, not an event.
+    """
+    right = WIDTH - RIGHT
+    step = (right - LEFT) / max(len(labels) - 1, 1)
+    xs = [round(LEFT + i * step, 1) for i in range(len(labels))]
+    if len(labels) == 1:
+        xs = [round((LEFT + right) / 2, 1)]
+    series = [
+        _series(name, name, start, values, xs, None if by_bucket else labels)
+        for name, (start, values) in tracks.items()
+    ]
+    first = "middle" if len(labels) == 1 else "start"
+    xticks = [Tick(xs[0], ends[0], first)]
+    if len(labels) > 1 and ends[1] != ends[0]:
+        xticks.append(Tick(xs[-1], ends[1], "end"))
     return Chart(
         width=WIDTH,
         height=HEIGHT,
@@ -137,4 +191,5 @@ def ship_chart(history: Sequence[HistoryItem]) -> Chart | None:
         grid=[Tick(_y(value), f"{value}%") for value in GRID],
         xticks=xticks,
         summary=summary,
+        by_bucket=by_bucket,
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.models import Figures, ReviewItem
+from projections.models import Figures, HistoryBucket, ReviewItem
 
 NO_SHARE = "—"
 EN_DASH = "\u2013"
@@ -90,6 +90,29 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+def clip(text: str, limit: int) -> str:
+    """``text``, or its first ``limit`` characters cut at a word and "…".
+
+    Keeps a page's size bounded by how many items it lists, whatever
+    someone wrote in them: pages show the first 1,200 characters of a
+    rationale and 200 of a reason; the API answers the whole text.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
+def bucket_label(bucket: HistoryBucket, size: str) -> str:
+    """ "2026-03-02", "week of 2026-03-02", "2026-03": a bucket as a reader says it."""
+    if size == "week":
+        return f"week of {bucket.start.isoformat()}"
+    if size == "month":
+        return bucket.start.strftime("%Y-%m")
+    return bucket.start.isoformat()
+
+
 def lens_key(lens: str) -> tuple[int, str]:
     """Sorts lenses in the seed page's order, unknown lenses last by name."""
     try:
@@ -152,5 +175,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "iso": iso,
     "event": event_label,
     "change": change,
+    "bucket": bucket_label,
+    "clip": clip,
 }
 """The Jinja filters the templates use, by the name they use."""

@@ -4,7 +4,9 @@ A card is a tool's fields with its panel and community figures. It holds the
 four counts (panel ship and skip, community ship and skip) and stores beside
 them what derives from them: totals, ship shares and 95% Wilson intervals.
 
-``tool_events`` has a row for every event that concerns a tool. For an event
+``card_days`` (:mod:`~projections.readmodels.verdict_days`) sums the history
+up per tool and day. ``tool_events`` has a row for every event that concerns
+a tool. For an event
 that changed a card (``kind`` is ``tool``, ``review`` or ``vote``) the row
 holds the card's counts after it and the version of the tool's fields the
 card showed: that is the verdict history (the counts before an event are the
@@ -25,6 +27,7 @@ from projections.decoding import iso_text
 from projections.engine import History, ReadModel, Row, Rows, Table, unknown
 from projections.readmodels import changed_by
 from projections.readmodels.head_to_heads import COMPARISONS
+from projections.readmodels.verdict_days import CARD_DAYS, counted
 from projections.readmodels.vote_moves import PAIR, TOOL
 from projections.stats import figure_columns
 
@@ -94,6 +97,10 @@ TOOLS = Table(
         "registered_position",
     ),
     lookups=("id",),
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS idx_tools_registered "
+        "ON tools (registered_position)",
+    ),
     values=_card_values,
 )
 
@@ -112,6 +119,9 @@ TOOL_VERSIONS = History(
     insert=f"INSERT INTO tool_versions VALUES ({','.join('?' * 12)})",
 )
 
+VERDICT_KINDS = "kind IN ('tool', 'review')"
+"""The rows of edits and panel reviews: few, so indexed apart from the votes."""
+
 TOOL_EVENTS = History(
     "tool_events",
     """
@@ -129,7 +139,9 @@ TOOL_EVENTS = History(
         "CREATE INDEX IF NOT EXISTS idx_tool_events_other_tool "
         "ON tool_events (other_tool, position) WHERE other_tool IS NOT NULL",
         "CREATE INDEX IF NOT EXISTS idx_tool_events_verdicts "
-        "ON tool_events (position) WHERE kind IN ('tool', 'review')",
+        f"ON tool_events (position) WHERE {VERDICT_KINDS}",
+        "CREATE INDEX IF NOT EXISTS idx_tool_events_tool_verdicts "
+        f"ON tool_events (tool, position) WHERE {VERDICT_KINDS}",
     ),
 )
 
@@ -138,6 +150,14 @@ BEFORE = ", ".join(
     for count in ("panel_ship", "panel_skip", "community_ship", "community_skip")
 )
 """The counts before each card row: the tool's previous row's (as SQL)."""
+
+PREVIOUS = (
+    "LEFT JOIN tool_events p ON p.position = ("
+    "SELECT max(q.position) FROM tool_events q "
+    "WHERE q.tool = e.tool AND q.position < e.position AND q.kind IS NOT NULL)"
+)
+"""Joins each card row ``e`` with the tool's previous one, ``p``: what
+:data:`BEFORE` reads, for a few rows at a time (a window would read all)."""
 
 HISTORY = f"""
     CREATE VIEW history AS
@@ -162,9 +182,11 @@ def _changed(rows: Rows, card: Row, event: Any, kind: str) -> None:
     """Records that ``event`` changed ``card``: its row of the verdict history."""
     card["position"] = event.position
     card["updated_at"] = event.at
+    counts = _counts(card)
     rows[TOOL_EVENTS].append(
-        (event.position, card["slug"], None, kind, card["version"], *_counts(card))
+        (event.position, card["slug"], None, kind, card["version"], *counts)
     )
+    counted(rows, card["slug"], event.timestamp, event.position, counts, 0)
 
 
 def _new_version(rows: Rows, card: Row, event: Any) -> None:
@@ -298,20 +320,10 @@ def voted(rows: Rows, event: Any) -> None:
     ship = card["community_ship"] = card["community_ship"] + add_ship
     skip = card["community_skip"] = card["community_skip"] + add_skip
     position = card["position"] = event.position
-    card["updated_at"] = event.timestamp
-    rows[TOOL_EVENTS].append(
-        (
-            position,
-            key,
-            None,
-            "vote",
-            card["version"],
-            card["panel_ship"],
-            card["panel_skip"],
-            ship,
-            skip,
-        )
-    )
+    timestamp = card["updated_at"] = event.timestamp
+    counts = (card["panel_ship"], card["panel_skip"], ship, skip)
+    rows[TOOL_EVENTS].append((position, key, None, "vote", card["version"], *counts))
+    counted(rows, key, timestamp, position, counts, 1)
 
 
 def published(rows: Rows, event: Any) -> None:
@@ -335,7 +347,7 @@ _NO_CARD = (None,) * 6
 
 READ_MODEL = ReadModel(
     name="cards",
-    tables=(TOOLS, TOOL_VERSIONS, TOOL_EVENTS),
+    tables=(TOOLS, TOOL_VERSIONS, TOOL_EVENTS, CARD_DAYS),
     views=(HISTORY,),
     handlers={
         Tool.Registered: registered,

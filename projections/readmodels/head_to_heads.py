@@ -42,6 +42,11 @@ COMPARISONS = Table(
         "updated_at",
     ),
     lookups=("id",),
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS idx_comparisons_published "
+        "ON comparisons (published_position)",
+        "CREATE INDEX IF NOT EXISTS idx_comparisons_hi ON comparisons (hi)",
+    ),
 )
 
 HEAD_TO_HEAD = Table(

@@ -50,6 +50,8 @@ REVIEWS = Table(
     indexes=(
         "CREATE UNIQUE INDEX IF NOT EXISTS idx_reviews_tool_reviewer "
         "ON reviews (tool, reviewer)",
+        "CREATE INDEX IF NOT EXISTS idx_reviews_tool_submitted "
+        "ON reviews (tool, submitted_position)",
     ),
 )
 

@@ -33,6 +33,8 @@ class Row:
         baseline: Key of the figure this one is compared with, if any.
         ratio: Key of the ratio figure (``key / baseline``), if any.
         goal: The least acceptable ratio, if there is a goal.
+        at_most: The goal is the greatest acceptable ratio instead, as for a
+            latency against its baseline's.
     """
 
     label: str
@@ -41,6 +43,7 @@ class Row:
     baseline: str | None = None
     ratio: str | None = None
     goal: float | None = None
+    at_most: bool = False
 
 
 def peak_rss_mb() -> float:
@@ -75,6 +78,8 @@ def _number(value: float, unit: str) -> str:
         return f"{value:,.0f} /s"
     if unit == "x":
         return f"{value:.2f}"
+    if unit in ("", " B") and float(value).is_integer():  # counts
+        return f"{value:,.0f}{unit}"
     return f"{value:,.2f}{unit}"
 
 
@@ -102,8 +107,9 @@ def print_table(title: str, rows: list[Row], figures: Figures) -> None:
         )
         goal, verdict = "", ""
         if row.goal is not None:
-            goal = f">= {row.goal:g}"
-            verdict = "[green]met[/]" if ratio >= row.goal else "[red]missed[/]"
+            goal = f"{'<=' if row.at_most else '>='} {row.goal:g}"
+            met = ratio <= row.goal if row.at_most else ratio >= row.goal
+            verdict = "[green]met[/]" if met else "[red]missed[/]"
         table.add_row(row.label, value, baseline, f"{ratio:.2f}", goal, verdict)
     console = Console()
     console.print(table)

@@ -156,6 +156,19 @@ TRIGGERS: dict[str, Trigger] = {
         "GET /api/events",
         lambda api: api.client.get("/api/events", params={"type": "Tool.Exploded"}),
     ),
+    "invalid-cursor": Trigger(
+        "GET /api/tools/{slug}/history",
+        lambda api: api.client.get(
+            CARD + "/history", params={"cursor": "bm90LWEta2V5"}
+        ),
+    ),
+    "empty-time-range": Trigger(
+        "GET /api/tools/{slug}/history",
+        lambda api: api.client.get(
+            CARD + "/history",
+            params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+        ),
+    ),
     "internal-error": Trigger(None, _internal_error),
     # The HTTP-level kinds.
     "bad-request": Trigger(

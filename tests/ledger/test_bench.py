@@ -5,12 +5,10 @@ This checks the benchmark's output, never its speed: a tiny count, one run.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import bench_json
+
 KEYS = {
     "raw_tx_per_s",
     "ledger_cmd_per_s",
@@ -22,26 +20,8 @@ KEYS = {
 
 def test_append_json_is_one_object_with_the_agreed_keys(tmp_path: Path) -> None:
     # when the append benchmark runs with --json on a tiny count
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "bench.py"),
-            "append",
-            "--json",
-            "--count",
-            "50",
-            "--dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    figures = bench_json("append", "--count", "50", "--dir", str(tmp_path), timeout=60)
     # then stdout is exactly one JSON object with exactly those keys
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.count("\n") == 1
-    figures = json.loads(result.stdout)
     assert set(figures) == KEYS
     assert all(isinstance(v, int | float) and v > 0 for v in figures.values())
     ledger, raw = figures["ledger_cmd_per_s"], figures["raw_tx_per_s"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.web.chart import HEIGHT, ship_chart
-from api.web.present import change, counted, event_label, interval, pct, spread
+from api.web.present import change, clip, counted, event_label, interval, pct, spread
 from projections.models import CardFigures, Figures, HistoryItem
 
 NONE = Figures()
@@ -57,6 +57,12 @@ def test_change_and_event_labels() -> None:
     assert event_label("Tool.ProfileEdited") == "Tool profile edited"
 
 
+def test_clip_cuts_long_text_at_a_word() -> None:
+    assert clip("short", 10) == "short"
+    assert clip("one two three four", 12) == "one two…"
+    assert clip("x" * 30, 10) == "x" * 10 + "…"
+
+
 def item(
     n: int, panel: Figures, community: Figures, before: HistoryItem | None
 ) -> HistoryItem:
@@ -65,6 +71,7 @@ def item(
         position=n,
         at=datetime(2025, 6, 1, tzinfo=UTC) + timedelta(minutes=n),
         type="Review.Submitted",
+        kind="panel",
         actor="reviewer:x",
         reason="",
         before=start,

@@ -8,9 +8,14 @@ from litestar.testing import TestClient
 from tests.pages.helpers import Page, revise
 
 
-def after(cell: str) -> str:
-    """The figure a history cell ends on: "75% → 100%" → "100%"."""
-    return cell.split("→")[-1].strip()
+def changes(page: Page) -> list[list[str]]:
+    """The rows of the table of reviews and edits (six cells each)."""
+    return [row for row in page.rows() if len(row) == 6]
+
+
+def buckets(page: Page) -> list[list[str]]:
+    """The rows of the table of changes by bucket (five cells each)."""
+    return [row for row in page.rows() if len(row) == 5]
 
 
 def test_tool_page_shows_card_and_reviews(client: TestClient[Litestar]) -> None:
@@ -32,9 +37,11 @@ def test_tool_page_shows_card_and_reviews(client: TestClient[Litestar]) -> None:
     assert compared, "the tool page links to its comparison"
 
 
-def test_history_table_has_a_row_per_card_change(client: TestClient[Litestar]) -> None:
+def test_history_lists_reviews_and_edits_newest_first(
+    client: TestClient[Litestar],
+) -> None:
     page = Page(client.get("/tools/code-llama-4").text)
-    assert page.tag_texts("th") == [
+    assert page.tag_texts("th")[:6] == [
         "Time",
         "Event",
         "Actor",
@@ -42,19 +49,30 @@ def test_history_table_has_a_row_per_card_change(client: TestClient[Litestar]) -
         "Panel ship",
         "Community",
     ]
-    rows = page.rows()
-    assert rows
+    rows = changes(page)
     reviews = [row for row in rows if row[1].startswith("Review submitted")]
     assert [row[2] for row in reviews] == [
-        "reviewer:builder",
-        "reviewer:skeptic",
-        "reviewer:futurist",
         "reviewer:buyer",
+        "reviewer:futurist",
+        "reviewer:skeptic",
+        "reviewer:builder",
     ]
-    assert reviews[0][4] == "— → 100%"
-    assert all(row[4] == "100%" for row in reviews[1:])
+    assert reviews[-1][4] == "— → 100%"
+    assert all(row[4] == "100%" for row in reviews[:-1])
     assert all(row[5] == "—" for row in rows)
     assert all(row[0].endswith("UTC") for row in rows)
+    positions = [int(row[1].rpartition("#")[2]) for row in rows]
+    assert positions == sorted(positions, reverse=True)
+
+
+def test_history_sums_every_change_per_day(client: TestClient[Litestar]) -> None:
+    history = client.get("/api/tools/code-llama-4/history").json()["items"]
+    page = Page(client.get("/tools/code-llama-4").text)
+    days = {item["at"][:10] for item in history}
+    rows = buckets(page)
+    assert [row[0] for row in rows] == sorted(days, reverse=True)
+    assert sum(int(row[1]) for row in rows) == len(history)
+    assert rows[0][3] == "100%", "the newest day ends on the card's panel share"
 
 
 def test_history_chart_is_inline_svg(client: TestClient[Litestar]) -> None:
@@ -66,7 +84,12 @@ def test_history_chart_is_inline_svg(client: TestClient[Litestar]) -> None:
     paths = [node.attrs["d"] or "" for node in page.tags("path")]
     assert len(paths) == 1, "only the panel has a share; the community line is empty"
     assert paths[0].startswith("M")
-    known = sum(after(cell) != "—" for row in page.rows() for cell in row[4:6])
+    history = client.get("/api/tools/mistral-medium-3/history").json()["items"]
+    known = sum(
+        item["after"][pick]["ship_pct"] is not None
+        for item in history
+        for pick in ("panel", "community")
+    )
     assert len(page.tags("circle")) == known, "one point per known share"
 
 
@@ -76,10 +99,10 @@ def test_a_revision_lands_in_history_and_chart(client: TestClient[Litestar]) -> 
         client, "mistral-medium-3", "buyer", "ship", "Enterprise tier announced"
     )
     page = Page(client.get(f"/tools/mistral-medium-3?min_position={position}").text)
-    rows = page.rows()
-    assert len(rows) == len(before.rows()) + 1
-    last = rows[-1]
-    assert last[1] == f"Review revised #{position}"
-    assert last[2:5] == ["reviewer:buyer", "Enterprise tier announced", "75% → 100%"]
+    rows = changes(page)
+    assert len(rows) == len(changes(before)) + 1
+    newest = rows[0]
+    assert newest[1] == f"Review revised #{position}"
+    assert newest[2:5] == ["reviewer:buyer", "Enterprise tier announced", "75% → 100%"]
     assert len(page.tags("circle")) == len(before.tags("circle")) + 1
     assert "revised 1\u00d7" in page.text

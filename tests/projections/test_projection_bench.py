@@ -1,36 +1,27 @@
 """``scripts/bench.py rebuild`` and ``lag`` run and report in the agreed shape.
 
-These check the benchmarks' output, never their speed: tiny sizes, one run.
+These check the benchmarks' output, never their speed: tiny sizes, one run;
+and that the log the benchmarks generate spreads over two simulated years.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import msgspec
+import pytest
+
+from ledger import log
+from ledger.application import Ledger
+from ledger.settings import Settings
+from tests.helpers import bench_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _bench(*args: str) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench.py"), *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1, result.stdout
-    figures = json.loads(lines[0])
-    assert isinstance(figures, dict)
-    return figures
-
-
 def test_rebuild_benchmark_reports_the_agreed_keys() -> None:
-    figures = _bench(
+    figures = bench_json(
         "rebuild", "--events", "2000", "--naive-sample", "100", "--rounds", "2"
     )
     assert {
@@ -51,8 +42,39 @@ def test_rebuild_benchmark_reports_the_agreed_keys() -> None:
 
 
 def test_lag_benchmark_reports_the_agreed_keys() -> None:
-    figures = _bench(
+    figures = bench_json(
         "lag", "--samples", "5", "--baseline-samples", "1", "--poll-interval", "0.05"
     )
     assert {"p50_ms", "p99_ms"} <= figures.keys()
     assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+
+
+def test_generated_log_rises_through_two_simulated_years(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    from benchmarks import sitelife
+
+    # when the benchmarks' generator writes a small log
+    assert sitelife.generate(home, 3000, seed=3) >= 3000
+    ledger = Ledger(Settings(home=home))
+    try:
+        events = log.read(ledger.recorder, after=0, limit=10_000)
+        stored = ledger.recorder.select_notifications(start=1, limit=10_000)
+        # then a second run keeps the log it finds
+        assert sitelife.generate(home, 3000, seed=4) == ledger.head_position()
+    finally:
+        ledger.close()
+    # then its times rise with position, from 2025-01-01, over about two years
+    times = [event.at for event in events]
+    assert times == sorted(times)
+    assert (
+        datetime(2025, 1, 1, tzinfo=UTC) <= times[0] < datetime(2025, 1, 2, tzinfo=UTC)
+    )
+    assert timedelta(days=650) < times[-1] - times[0] < timedelta(days=810)
+    assert all(at.utcoffset() == timedelta(0) for at in times)
+    # and each is stored in the fixed-width form the read side takes unparsed
+    for record in stored:
+        text = msgspec.json.decode(record.state)["timestamp"]
+        assert len(text) == 27, text
+        assert text.endswith("Z"), text

@@ -67,6 +67,29 @@ def test_history_prints_the_verdict_timeline(home: Path, ledger: Ledger) -> None
     assert "0/0 — → 0/0 —" in last
 
 
+def test_history_filters_pages_and_sums_up(home: Path, ledger: Ledger) -> None:
+    demo.load(ledger)
+
+    def rows(*args: str) -> list[list[str]]:
+        result = run_ledger(home, "history", "mistral-medium-3", *args)
+        assert result.returncode == 0, result.stderr
+        lines = [line for line in result.stdout.splitlines() if line.startswith("│")]
+        return [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines]
+
+    newest = rows("--newest", "--kind", "panel", "--limit", "2")
+    assert [row[2] for row in newest] == ["Review.Submitted"] * 2
+    every = rows("--kind", "panel")
+    assert [row[0] for row in newest] == [row[0] for row in every[::-1][:2]]
+    assert rows("--kind", "edit")[0][2] == "Tool.Registered"
+    days = rows("--bucket", "day")
+    assert sum(int(day[1]) for day in days) == 5, "five changes, no votes"
+    assert {day[2] for day in days} == {"0"}
+    assert days[-1][3] == "3/4 75%"
+    bad = run_ledger(home, "history", "mistral-medium-3", "--bucket", "year")
+    assert bad.returncode == 2
+    assert "'year' is not one of" in bad.stderr
+
+
 def test_bad_arguments_fail_clearly(home: Path, ledger: Ledger) -> None:
     demo.load(ledger)
     unknown = run_ledger(home, "history", "no-such-tool")

@@ -1,0 +1,59 @@
+"""Lists and pages answered from Litestar's response cache while the log stands still.
+
+A tool page or a page of a long history costs milliseconds to read and
+render, yet it changes only when the read model moves. Routes marked
+``cache=True`` are kept in Litestar's response cache under their URL *and
+the read model's position*: a write that moves the read model makes every
+cached answer stale at once, and an answer is never served for a position
+it was not built at (or just before: the key is taken once the answer is
+sent). :func:`sweep_stale` empties the cache once the read model has moved,
+so that answers nobody can ask for again do not pile up.
+
+The cards are not here: they have their own prebuilt path with ETags
+(:mod:`api.prebuilt`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.stores.base import Store
+
+EXPIRY = 600
+"""Seconds a cached answer is kept at most, should the read model never move."""
+
+SWEEP_EVERY = 1.0
+"""Seconds between looks at whether the read model moved."""
+
+
+def cache_key(request: Request[Any, Any, Any]) -> str:
+    """The read model's position, then the request's path and query."""
+    position = request.app.state.read_model.position()
+    return f"{position}:{request.url.path}?{request.url.query}"
+
+
+def config() -> ResponseCacheConfig:
+    """The app's response cache: keyed by position, in the default memory store."""
+    return ResponseCacheConfig(key_builder=cache_key, default_expiration=EXPIRY)
+
+
+async def sweep_stale(
+    store: Store, position: Callable[[], int], every: float = SWEEP_EVERY
+) -> None:
+    """Empties the cache whenever the read model has moved, until cancelled.
+
+    Answers are keyed by position, so once it moves none of them is asked
+    for again; dropping them at once bounds the cache by what one position's
+    readers ask for, however fast the log grows.
+    """
+    seen = position()
+    while True:
+        await asyncio.sleep(every)
+        now = position()
+        if now != seen:
+            await store.delete_all()
+            seen = now
