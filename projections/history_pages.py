@@ -32,6 +32,10 @@ COLUMNS = (
 """What a history item is read from: ``e`` the change, ``p`` the one before."""
 
 
+class EmptyTimeRange(ValueError):
+    """A history filter's ``since`` is not before its ``until``."""
+
+
 @dataclass(frozen=True)
 class HistoryFilter:
     """Which of a tool's changes a history page lists.
@@ -54,8 +58,11 @@ class HistoryFilter:
             msg = f"unknown kind {sorted(unknown)[0]!r}; known: " + ", ".join(KINDS)
             raise ValueError(msg)
         if self.since and self.until and self.since >= self.until:
-            msg = "since must be before until"
-            raise ValueError(msg)
+            msg = (
+                f"since ({self.since.isoformat()}) must be before until "
+                f"({self.until.isoformat()})"
+            )
+            raise EmptyTimeRange(msg)
 
 
 def page_query(

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
 
 import click
 from rich.console import Console
@@ -24,10 +23,11 @@ from ledger.settings import Settings
 from projections import files, schema
 from projections.history_pages import KINDS, HistoryFilter
 from projections.projector import Projector
-from projections.queries import MAX_PAGE, ReadModel
+from projections.queries import ReadModel
 from projections.rebuild import BATCH_SIZE
 from projections.rebuild import rebuild as rebuild_readmodel
 from projections.registry import READ_MODELS
+from projections.snapshots import every
 
 err = Console(stderr=True)
 
@@ -186,19 +186,6 @@ def history(
     Console(width=max(160, Console().width)).print(table)
 
 
-def _pages(read: Any, limit: int | None) -> list[Any]:
-    """Items of ``read(after, size)`` pages, up to ``limit`` (all when None)."""
-    items: list[Any] = []
-    after = None
-    while limit is None or len(items) < limit:
-        page = read(after, MAX_PAGE)
-        items += page.items
-        if page.next is None:
-            break
-        after = page.next
-    return items[:limit]
-
-
 def _changes(
     model: ReadModel,
     slug: str,
@@ -216,11 +203,12 @@ def _changes(
         "community",
         title=f"verdict history of {slug}",
     )
-    items = _pages(
+    items = every(
         lambda after, size: model.history_page(
             slug, after, size, newest_first=newest, only=only
         ),
-        limit,
+        start=None,
+        most=limit,
     )
     for item in items:
         table.add_row(
@@ -246,11 +234,12 @@ def _buckets(
         "community",
         title=f"verdict history of {slug} by {bucket}",
     )
-    items = _pages(
+    items = every(
         lambda after, size: model.history_buckets(
             slug, bucket, after, size, newest_first=newest
         ),
-        limit,
+        start=None,
+        most=limit,
     )
     for item in items:
         table.add_row(

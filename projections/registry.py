@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ledger.log import EVENT_CLASSES
-from projections.engine import Dispatch, Held, History, ReadModel, Table
+from projections.engine import Dispatch
+from projections.readmodel_parts import Held, History, ReadModel, Table
 from projections.readmodels import (
     audit,
     cards,

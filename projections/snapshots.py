@@ -54,16 +54,21 @@ def cursor_position(after: int) -> int:
     return after
 
 
-def every(page: Callable[[int, int], Page[Any]]) -> list[Any]:
-    """Every item of a list, read a page at a time."""
+def every(
+    page: Callable[[Any, int], Page[Any]],
+    start: Any = 0,
+    most: int | None = None,
+) -> list[Any]:
+    """The items of a list, read a page at a time from ``start``: all, or ``most``."""
     items: list[Any] = []
-    after: Any = 0
-    while True:
+    after = start
+    while most is None or len(items) < most:
         found = page(after, MAX_PAGE)
         items += found.items
         if found.next is None:
-            return items
+            break
         after = found.next
+    return items if most is None else items[:most]
 
 
 class ReadModelFile:

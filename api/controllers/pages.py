@@ -27,6 +27,7 @@ from api.web.templating import not_found_page
 from projections.history_pages import HistoryFilter
 from projections.models import ComparisonSummary, HistoryBucket, Page
 from projections.queries import ReadModel
+from projections.snapshots import first_page
 
 TOOLS_PER_PAGE = 24
 COMPARISONS_PER_PAGE = 20
@@ -115,16 +116,14 @@ class PagesController(Controller):
         newest = read_model.history_buckets(
             slug, size, None, CHART_POINTS, newest_first=True
         )
-        summed = newest
-        if buckets is not None:
-            summed = read_model.history_buckets(
+        if buckets is None:  # the newest of the chart's buckets
+            shown = first_page(
+                newest.items, BUCKETS_PER_PAGE, lambda item: item.start.isoformat()
+            )
+        else:
+            shown = read_model.history_buckets(
                 slug, size, decode(buckets, str), BUCKETS_PER_PAGE, newest_first=True
             )
-        shown = Page(items=summed.items[:BUCKETS_PER_PAGE])
-        if len(summed.items) > BUCKETS_PER_PAGE:
-            shown = Page(items=shown.items, next=shown.items[-1].start.isoformat())
-        elif summed.next is not None:
-            shown = Page(items=shown.items, next=summed.next)
         others = read_model.comparisons_page(
             decode(compared, int) or 0, COMPARISONS_PER_PAGE, tool=slug, live=True
         )

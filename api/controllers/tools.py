@@ -27,7 +27,7 @@ from api.schemas import (
 from api.security import BEARER, requires
 from ledger import errors
 from ledger.application import Ledger
-from projections.history_pages import HistoryFilter
+from projections.history_pages import EmptyTimeRange, HistoryFilter
 from projections.models import Card
 from projections.queries import ReadModel
 
@@ -166,16 +166,15 @@ class ToolsController(Controller):
                 slug, bucket, decode(cursor, str), limit, newest_first=newest
             )
             return paged(request, found, BucketList, bucket=bucket)
-        since, until = _utc(since), _utc(until)
-        if since is not None and until is not None and since >= until:
-            raise ApiProblem(
-                "empty-time-range",
-                f"since ({since.isoformat()}) must be before until "
-                f"({until.isoformat()})",
+        try:
+            only = HistoryFilter(
+                kinds=frozenset(kind or ()),
+                since=_utc(since),
+                until=_utc(until),
+                actor=actor,
             )
-        only = HistoryFilter(
-            kinds=frozenset(kind or ()), since=since, until=until, actor=actor
-        )
+        except EmptyTimeRange as refused:
+            raise ApiProblem("empty-time-range", str(refused)) from refused
         page = read_model.history_page(
             slug, decode(cursor, int), limit, newest_first=newest, only=only
         )

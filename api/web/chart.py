@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from api.web.present import bucket_label, event_label, pct, votes, when
+from api.web.present import bucket_label, event_label, pct, when
 from projections.models import HistoryBucket, HistoryItem
 
 WIDTH = 800
@@ -81,7 +81,7 @@ def _series(
     points: list[Point] = []
     current: list[str] = []
     previous = start
-    tips: list[str | None] = list(labels) if labels else [None] * len(values)
+    tips: list[str | None] = [None] * len(values) if labels is None else list(labels)
     for x, value, label in zip(xs, values, tips, strict=True):
         if previous is not None:
             # Hold the previous share until this event, then step to the new one.
@@ -108,7 +108,6 @@ def ship_chart(history: Sequence[HistoryItem]) -> Chart | None:
         return None
     last = history[-1].after
     return _chart(
-        [f"{when(item.at)}, {event_label(item.type)}" for item in history],
         {
             pick: (
                 getattr(history[0].before, pick).ship_pct,
@@ -119,6 +118,7 @@ def ship_chart(history: Sequence[HistoryItem]) -> Chart | None:
         (when(history[0].at), when(history[-1].at)),
         f"{len(history)} events; panel ship now {pct(last.panel.ship_pct)}, "
         f"community ship now {pct(last.community.ship_pct)}",
+        [f"{when(item.at)}, {event_label(item.type)}" for item in history],
     )
 
 
@@ -132,10 +132,6 @@ def bucket_chart(buckets: Sequence[HistoryBucket], size: str) -> Chart | None:
         return None
     last = buckets[-1]
     return _chart(
-        [
-            f"{bucket_label(item, size)}, {votes(item.changes, 'change')}"
-            for item in buckets
-        ],
         {
             pick: (None, [getattr(item, pick).ship_pct for item in buckets])
             for pick in ("panel", "community")
@@ -143,17 +139,14 @@ def bucket_chart(buckets: Sequence[HistoryBucket], size: str) -> Chart | None:
         (bucket_label(buckets[0], size), bucket_label(last, size)),
         f"{len(buckets)} {size}s; panel ship now {pct(last.panel.ship_pct)}, "
         f"community ship now {pct(last.community.ship_pct)}",
-        by_bucket=True,
     )
 
 
 def _chart(
-    labels: list[str],
     tracks: dict[str, tuple[float | None, list[float | None]]],
     ends: tuple[str, str],
     summary: str,
-    *,
-    by_bucket: bool = False,
+    labels: list[str] | None = None,
 ) -> Chart:
     """Draws a step line per track, with the ends labelled.
 
@@ -162,25 +155,25 @@ def _chart(
     page), and the table of buckets beside it gives each bucket's figures.
 
     Args:
-        labels: Each point's tooltip, oldest first.
         tracks: By series (``panel``, ``community``), the share before the
-            first point and the share at each point.
+            first point and the share at each point, oldest first.
         ends: The x axis's labels for the first and the last point.
         summary: The chart in words, for those who cannot see it.
-        by_bucket: Whether each point stands for a bucket, not an event.
+        labels: Each event's tooltip; None for a bucket chart.
     """
+    count = len(next(iter(tracks.values()))[1])
     right = WIDTH - RIGHT
-    step = (right - LEFT) / max(len(labels) - 1, 1)
-    xs = [round(LEFT + i * step, 1) for i in range(len(labels))]
-    if len(labels) == 1:
+    step = (right - LEFT) / max(count - 1, 1)
+    xs = [round(LEFT + i * step, 1) for i in range(count)]
+    if count == 1:
         xs = [round((LEFT + right) / 2, 1)]
     series = [
-        _series(name, name, start, values, xs, None if by_bucket else labels)
+        _series(name, name, start, values, xs, labels)
         for name, (start, values) in tracks.items()
     ]
-    first = "middle" if len(labels) == 1 else "start"
+    first = "middle" if count == 1 else "start"
     xticks = [Tick(xs[0], ends[0], first)]
-    if len(labels) > 1 and ends[1] != ends[0]:
+    if count > 1 and ends[1] != ends[0]:
         xticks.append(Tick(xs[-1], ends[1], "end"))
     return Chart(
         width=WIDTH,
@@ -191,5 +184,5 @@ def _chart(
         grid=[Tick(_y(value), f"{value}%") for value in GRID],
         xticks=xticks,
         summary=summary,
-        by_bucket=by_bucket,
+        by_bucket=labels is None,
     )

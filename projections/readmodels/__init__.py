@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.engine import Row, Rows, Table, unknown
+from projections.readmodel_parts import Row, Rows, Table, unknown
 
 
 def changed_by(rows: Rows, table: Table, event: Any, what: str) -> Row | None:

@@ -19,7 +19,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.log import ENVELOPE, EVENT_CLASSES
 from projections.decoding import decode, envelope, iso_text
-from projections.engine import History, ReadModel, Rows
+from projections.readmodel_parts import History, ReadModel, Rows
 
 AUDIT = History(
     "audit",

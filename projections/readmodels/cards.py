@@ -24,7 +24,7 @@ from typing import Any
 from ledger.domainmodel import Comparison, Review, Tool, Vote, pair
 from ledger.rules import TOOL_FIELDS
 from projections.decoding import iso_text
-from projections.engine import History, ReadModel, Row, Rows, Table, unknown
+from projections.readmodel_parts import History, ReadModel, Row, Rows, Table, unknown
 from projections.readmodels import changed_by
 from projections.readmodels.head_to_heads import COMPARISONS
 from projections.readmodels.verdict_days import CARD_DAYS, counted

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domainmodel import Comparison, Vote, pair
-from projections.engine import ReadModel, Rows, Table, unknown
+from projections.readmodel_parts import ReadModel, Rows, Table, unknown
 from projections.readmodels import changed_by
 from projections.readmodels.vote_moves import PAIR
 

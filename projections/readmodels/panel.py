@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domainmodel import Reviewer
-from projections.engine import ReadModel, Rows, Table
+from projections.readmodel_parts import ReadModel, Rows, Table
 from projections.readmodels import changed_by
 
 REVIEWERS = Table(

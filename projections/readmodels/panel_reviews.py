@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domainmodel import Review
-from projections.engine import ReadModel, Row, Rows, StateRows, Table, unknown
+from projections.engine import StateRows
+from projections.readmodel_parts import ReadModel, Row, Rows, Table, unknown
 
 REVIEWS = Table(
     "reviews",

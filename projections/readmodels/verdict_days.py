@@ -12,7 +12,7 @@ the history itself.
 from __future__ import annotations
 
 from projections.decoding import day_of
-from projections.engine import Rows, Tally
+from projections.readmodel_parts import Rows, Tally
 
 CARD_DAYS = Tally(
     "card_days",

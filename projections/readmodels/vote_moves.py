@@ -19,7 +19,8 @@ from typing import Any
 
 from ledger.domainmodel import Vote
 from projections.decoding import Event, decode, event_classes
-from projections.engine import Held, HeldRows, ReadModel, Rows, unknown
+from projections.engine import HeldRows
+from projections.readmodel_parts import Held, ReadModel, Rows, unknown
 from projections.source import Raw
 
 TOOL = "tool"

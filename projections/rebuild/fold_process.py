@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from projections.engine import TRACKING, TRACKING_TABLE, History, ReadModel, Table
+from projections.engine import TRACKING, TRACKING_TABLE
+from projections.readmodel_parts import History, ReadModel, Table
 from projections.rebuild import scratch
 from projections.rebuild.later_events import LaterEvents
 from projections.rebuild.processes import Helper, order, report

@@ -18,15 +18,8 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Container, Sequence
 
-from projections.engine import (
-    SQL,
-    Batch,
-    Dispatch,
-    HeldRows,
-    Log,
-    ReadModel,
-    project,
-)
+from projections.engine import Batch, Dispatch, HeldRows, project
+from projections.readmodel_parts import SQL, Log, ReadModel
 from projections.source import LogFile, LogSource
 
 Advance = Callable[[int, int], None]

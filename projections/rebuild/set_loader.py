@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from projections import files
-from projections.engine import History, ReadModel, Table
+from projections.readmodel_parts import History, ReadModel, Table
 from projections.rebuild import scratch
 from projections.rebuild.processes import Helper
 from projections.registry import READ_MODELS

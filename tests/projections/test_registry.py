@@ -7,7 +7,8 @@ from eventsourcing.utils import get_topic
 from ledger.domainmodel import Review, Tool, Vote
 from ledger.log import EVENT_CLASSES
 from projections import registry
-from projections.engine import Dispatch, History, Table
+from projections.engine import Dispatch
+from projections.readmodel_parts import History, Table
 from projections.readmodels import (
     audit,
     cards,
