@@ -32,9 +32,11 @@ from api.controllers.feeds import FeedController
 from api.controllers.health import HealthController
 from api.controllers.pages import PagesController
 from api.controllers.problems import ProblemsController
+from api.controllers.provenance import ProvenanceController
 from api.controllers.reviewers import ReviewersController
 from api.controllers.reviews import ReviewsController
 from api.controllers.tools import ToolsController
+from api.controllers.transparency import TransparencyController
 from api.controllers.voters import VotersController
 from api.controllers.votes import VotesController
 from api.event_stream import Shutdown
@@ -49,8 +51,10 @@ from api.web.templating import static_router, template_config
 from api.writer_thread import WriterThread
 from ledger.application import Ledger
 from projections import readmodel_path
+from projections.checkpoints import Checkpointer, CheckpointStore
 from projections.projector import Projector
 from projections.queries import ReadModel
+from projections.source import LogSource
 
 log = logging.getLogger("api.app")
 
@@ -77,7 +81,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     )
     rate_limiter = RateLimiter(settings.api_db_path)
     path = readmodel_path(home)
-    projector = Projector(ledger, path)
+    chain = settings.chain_settings
+    projector = Projector(ledger, path, checkpointer=Checkpointer(chain))
+    checkpoints = CheckpointStore(chain.store_path)
+    log_source = LogSource(ledger)
     projector.catch_up()
     read_model = ReadModel(path)
     projector.start()
@@ -95,6 +102,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         rate_limiter=rate_limiter,
         projector=projector,
         read_model=read_model,
+        checkpoints=checkpoints,
+        log_key=chain.signer().verifier,
+        log_source=log_source,
     )
     log.info(
         "worker ready", extra={"home": str(home.home), "head": projector.lag().head}
@@ -116,6 +126,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             app.state.access_log.flush()
         writer.close()
         projector.close()
+        checkpoints.close()
+        log_source.close()
         read_model.close()
         rate_limiter.close()
         idempotency.close()
@@ -138,12 +150,14 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             ToolsController,
+            ProvenanceController,
             ReviewsController,
             ReviewersController,
             ComparisonsController,
             VotersController,
             VotesController,
             EventsController,
+            TransparencyController,
             HealthController,
             ProblemsController,
             PagesController,

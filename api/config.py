@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger.settings import Settings, env_value
+from projections.checkpoints import ChainSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -43,6 +44,8 @@ class ApiSettings:
             file lock (embedded store only; see
             :class:`api.writer_thread.WriterThread`).
         log_level: Level of the ``api`` and ``projections`` loggers.
+        chain: The log's origin and how often its checkpoints are signed;
+            by default, the defaults, in the ledger's home.
     """
 
     ledger: Settings = field(default_factory=Settings)
@@ -59,6 +62,7 @@ class ApiSettings:
     access_log: bool = True
     write_lock: bool = True
     log_level: str = "INFO"
+    chain: ChainSettings | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -70,8 +74,10 @@ class ApiSettings:
         """
         env = os.environ if environ is None else environ
         defaults = cls()
+        ledger = Settings.from_env(env)
         return cls(
-            ledger=Settings.from_env(env),
+            ledger=ledger,
+            chain=ChainSettings.from_env(ledger, env),
             host=env_value(env, "LEDGER_HOST", defaults.host),
             port=env_value(env, "LEDGER_PORT", defaults.port, minimum=0, maximum=65535),
             workers=env_value(env, "LEDGER_WORKERS", defaults.workers, minimum=1),
@@ -117,6 +123,16 @@ class ApiSettings:
                 env, "LEDGER_LOG_LEVEL", defaults.log_level, choices=LOG_LEVELS
             ),
         )
+
+    def __post_init__(self) -> None:
+        if self.chain is None:  # frozen: set once, as a default would be
+            object.__setattr__(self, "chain", ChainSettings(home=self.ledger.home))
+
+    @property
+    def chain_settings(self) -> ChainSettings:
+        """The log's checkpoint settings (see :attr:`chain`)."""
+        assert self.chain is not None, "set in __post_init__"
+        return self.chain
 
     @property
     def api_db_path(self) -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
@@ -94,8 +95,15 @@ def decode(cursor: str | None, key: type[K]) -> K | None:
 
 def link_with(request: Request[Any, Any, State], name: str, value: object) -> str:
     """This request's path and query, with the query parameter ``name`` set."""
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != name]
-    query.append((name, str(value)))
+    return link_setting(request, {name: value})
+
+
+def link_setting(
+    request: Request[Any, Any, State], values: Mapping[str, object]
+) -> str:
+    """This request's path and query, with each query parameter of ``values`` set."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in values]
+    query += [(name, str(value)) for name, value in values.items()]
     return f"{request.url.path}?{urlencode(query)}"
 
 

@@ -117,6 +117,17 @@ OWN = (
         "A past scorecard is asked for with exactly one of as_of or position.",
     ),
     ProblemKind(
+        "invalid-point",
+        400,
+        "A point of the log (a diff's from or to) is a log position, a whole "
+        "number, or an ISO-8601 date or time, naive meaning UTC.",
+    ),
+    ProblemKind(
+        "from-after-to",
+        422,
+        "A diff's from must not come after its to.",
+    ),
+    ProblemKind(
         "too-many-voter-tokens",
         429,
         "This address asked for too many voter tokens; retry after Retry-After "
@@ -126,6 +137,25 @@ OWN = (
         "unknown-event-type",
         422,
         "The type filter names no event type of the log.",
+    ),
+    ProblemKind(
+        "no-checkpoint",
+        404,
+        "No checkpoint of that tree size has been published, or none yet: a "
+        "proof's size, from and to are tree sizes of published checkpoints "
+        "(GET /api/checkpoints).",
+    ),
+    ProblemKind(
+        "not-in-tree",
+        422,
+        "The event is not among the leaves of that tree: its position comes "
+        "after them, or the log holds no event there.",
+    ),
+    ProblemKind(
+        "bad-consistency-range",
+        422,
+        "A consistency proof goes from a smaller tree to a larger one: from "
+        "must not be above to.",
     ),
     ProblemKind(
         "internal-error",

@@ -8,6 +8,7 @@ the ledger still enforces its rules itself, whatever arrives.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -17,9 +18,11 @@ from ledger import rules
 from projections.models import (
     AuditItem,
     Card,
+    Change,
     ComparisonSummary,
     HistoryBucket,
     HistoryItem,
+    Point,
     ReviewItem,
 )
 
@@ -167,6 +170,83 @@ class BucketList(msgspec.Struct, tag="buckets", tag_field="summary"):
 
     bucket: Literal["day", "week", "month"]
     items: list[HistoryBucket]
+    next: NextLink = None
+
+
+class ToolDiff(msgspec.Struct, kw_only=True):
+    """``GET /api/tools/{slug}/diff``: the card at two points, the changes between.
+
+    ``events`` is a page of the events after ``from`` up to and including
+    ``to`` that changed the card, oldest first; ``next`` links to the next
+    page, with ``to`` pinned to the position this page stands at.
+    """
+
+    tool: str
+    start: Point = msgspec.field(name="from")
+    end: Point = msgspec.field(name="to")
+    events: list[Change]
+    next: NextLink = None
+
+
+class Evidence(msgspec.Struct, omit_defaults=True):
+    """One event a figure of the card counts now, and where to prove it is logged.
+
+    ``reviewer`` is given for the panel's figures only; ``actor`` is what the
+    log stores (a voter's is a keyed hash, never an identity).
+    """
+
+    position: int
+    at: datetime
+    type: str
+    actor: str
+    proof: Annotated[
+        str,
+        Meta(
+            description="Where the event's RFC 9162 inclusion proof is answered: "
+            "/api/events/{position}/proof (in the newest checkpoint's tree; "
+            "size= names another)"
+        ),
+    ]
+    reviewer: str | None = None
+
+
+class FigureSources(msgspec.Struct):
+    """The events behind one figure: ``count`` of them (the card's figure), paged.
+
+    ``items`` is the first page; ``next`` links to the figure's own list
+    (``/api/tools/{slug}/provenance/{side}/{choice}``) for the rest.
+    """
+
+    count: int
+    items: list[Evidence]
+    next: NextLink = None
+
+
+class SideSources(msgspec.Struct):
+    """A side's two figures (the panel's or the community's): ship and skip."""
+
+    ship: FigureSources
+    skip: FigureSources
+
+
+class ToolProvenance(msgspec.Struct):
+    """``GET /api/tools/{slug}/provenance``: the events behind each figure.
+
+    Everything is read at ``position``, where each figure's ``count`` is the
+    card's: the panel's are live reviews (their latest event), the
+    community's current votes (the event that set each one's choice).
+    """
+
+    tool: str
+    position: int
+    panel: SideSources
+    community: SideSources
+
+
+class EvidenceList(msgspec.Struct):
+    """``GET /api/tools/{slug}/provenance/{side}/{choice}``: one figure's events."""
+
+    items: list[Evidence]
     next: NextLink = None
 
 

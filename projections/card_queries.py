@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -148,10 +149,8 @@ class CardQueries(ReadModelFile):
     ) -> Card | None:
         """The tool's card as it stood at a time or a log position.
 
-        A lookup of the last change to the card at or before the point,
-        joined with the tool's fields of that version: no replay. ``at``
-        means "as of the newest event stamped at or before it" (a naive
-        ``at`` is taken as UTC).
+        ``at`` means "as of the newest event stamped at or before it" (a
+        naive ``at`` is taken as UTC); see :func:`card_at`.
 
         Returns:
             The card, or None if the tool did not exist yet.
@@ -162,37 +161,51 @@ class CardQueries(ReadModelFile):
         if (at is None) == (position is None):
             msg = "give exactly one of at= and position="
             raise ValueError(msg)
-        fields = ", ".join(f"v.{name}" for name in TOOL_FIELDS)
         with self._snapshot() as conn:
-            if at is not None:
-                found = conn.execute(
-                    "SELECT position FROM audit WHERE at <= ? "
-                    "ORDER BY at DESC, position DESC LIMIT 1",
-                    (iso(at),),
-                ).fetchone()
-                if found is None:
-                    return None
-                position = found[0]
-            row = conn.execute(
-                f"SELECT e.tool, {fields}, e.panel_ship, e.panel_skip, "
-                "e.community_ship, e.community_skip, e.tool_version, e.position, "
-                "a.at, v.retired FROM tool_events e "
-                "JOIN audit a ON a.position = e.position "
-                "JOIN tool_versions v "
-                "ON v.slug = e.tool AND v.version = e.tool_version "
-                "WHERE e.tool = ? AND e.kind IS NOT NULL AND e.position <= ? "
-                "ORDER BY e.position DESC LIMIT 1",
-                (slug, position),
-            ).fetchone()
-        if row is None:
-            return None
-        figures = card_figures(*row[8:12])
-        return Card(
-            **_fields(row),
-            panel=figures.panel,
-            community=figures.community,
-            version=row[12],
-            position=row[13],
-            updated_at=stored_time(row[14]),
-            retired=bool(row[15]),
-        )
+            point = position if at is None else position_at(conn, at)
+            return None if point is None else card_at(conn, slug, point)
+
+
+def position_at(conn: sqlite3.Connection, at: datetime) -> int:
+    """The position of the newest event stamped at or before ``at`` (0 if none).
+
+    A naive ``at`` is taken as UTC.
+    """
+    found = conn.execute(
+        "SELECT position FROM audit WHERE at <= ? "
+        "ORDER BY at DESC, position DESC LIMIT 1",
+        (iso(at),),
+    ).fetchone()
+    return 0 if found is None else int(found[0])
+
+
+def card_at(conn: sqlite3.Connection, slug: str, position: int) -> Card | None:
+    """The tool's card right after the event at ``position``; None before it existed.
+
+    A lookup of the last change to the card at or before ``position``, joined
+    with the tool's fields of that version: no replay.
+    """
+    fields = ", ".join(f"v.{name}" for name in TOOL_FIELDS)
+    row = conn.execute(
+        f"SELECT e.tool, {fields}, e.panel_ship, e.panel_skip, "
+        "e.community_ship, e.community_skip, e.tool_version, e.position, "
+        "a.at, v.retired FROM tool_events e "
+        "JOIN audit a ON a.position = e.position "
+        "JOIN tool_versions v "
+        "ON v.slug = e.tool AND v.version = e.tool_version "
+        "WHERE e.tool = ? AND e.kind IS NOT NULL AND e.position <= ? "
+        "ORDER BY e.position DESC LIMIT 1",
+        (slug, position),
+    ).fetchone()
+    if row is None:
+        return None
+    figures = card_figures(*row[8:12])
+    return Card(
+        **_fields(row),
+        panel=figures.panel,
+        community=figures.community,
+        version=row[12],
+        position=row[13],
+        updated_at=stored_time(row[14]),
+        retired=bool(row[15]),
+    )

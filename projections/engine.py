@@ -34,6 +34,7 @@ from collections.abc import (
 from itertools import islice
 from typing import Any
 
+import msgspec
 from eventsourcing.utils import resolve_topic
 
 from projections.decoding import decode
@@ -230,6 +231,9 @@ class Dispatch(dict[str, tuple[Handler, ...]]):
         self.read_models = tuple(read_models)
         self.tables = [table for model in self.read_models for table in model.tables]
         self.preloads = [m.preload for m in self.read_models if m.preload is not None]
+        self.stored_folds = [
+            m.fold_stored for m in self.read_models if m.fold_stored is not None
+        ]
 
     def __missing__(self, topic: str) -> tuple[Handler, ...]:
         event_class = resolve_topic(topic)
@@ -266,6 +270,7 @@ class Batch:
         self.conn = conn
         self.handlers = dispatch
         self.preloads = dispatch.preloads
+        self.stored_folds = dispatch.stored_folds
         self.tables = dispatch.tables
         self.rows: Rows = {}
         for table in self.tables:
@@ -281,13 +286,19 @@ class Batch:
     def fold(self, raws: Sequence[Raw]) -> None:
         """Decodes ``raws`` and hands each event to its handlers, in log order."""
         rows = self.rows
+        for fold_stored in self.stored_folds:
+            fold_stored(rows, raws)
         for preload in self.preloads:
             preload(rows, raws)
         by_topic = self.handlers
         for raw in raws:
             handlers = by_topic[raw[3]]
             if handlers:
-                event = decode(raw)
+                try:
+                    event = decode(raw)
+                except (msgspec.DecodeError, msgspec.ValidationError) as error:
+                    msg = f"the event at position {raw[0]} cannot be read: {error}"
+                    raise UndecodableEvent(msg) from error
                 for handler in handlers:
                     handler(rows, event)
         for table in self.tables:
@@ -312,6 +323,10 @@ class Batch:
         """Writes everything the batch folded."""
         self.write_history()
         self.write_state()
+
+
+class UndecodableEvent(ValueError):
+    """A stored event whose state is not what its class stores: a damaged log."""
 
 
 class GapError(RuntimeError):

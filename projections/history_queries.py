@@ -31,7 +31,8 @@ from projections.snapshots import (
 from projections.stats import card_figures
 
 
-def _history(row: tuple[Any, ...]) -> HistoryItem:
+def history_item(row: tuple[Any, ...]) -> HistoryItem:
+    """A history item from a row of :data:`~projections.history_pages.COLUMNS`."""
     return HistoryItem(
         position=row[0],
         at=stored_time(row[1]),
@@ -92,7 +93,7 @@ class HistoryQueries(ReadModelFile):
             )
             rows = conn.execute(query, params).fetchall()
         page = first_page(rows, limit, lambda row: row[0])
-        return Page(items=[_history(row) for row in page.items], next=page.next)
+        return Page(items=[history_item(row) for row in page.items], next=page.next)
 
     def history_buckets(
         self,
@@ -169,4 +170,4 @@ class HistoryQueries(ReadModelFile):
                 "ORDER BY e.position DESC",
                 (limit,),
             ).fetchall()
-        return [(row[0], _history(row[1:])) for row in rows]
+        return [(row[0], history_item(row[1:])) for row in rows]

@@ -17,7 +17,8 @@ at O(log n) reads.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root of the tree of no leaves."""
@@ -33,7 +34,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def _split(size: int) -> int:
+def split(size: int) -> int:
     """The largest power of two smaller than ``size`` (which is at least 2)."""
     return 1 << ((size - 1).bit_length() - 1)
 
@@ -46,55 +47,80 @@ def root(hashes: Sequence[bytes], start: int = 0, stop: int | None = None) -> by
         return EMPTY_ROOT
     if size == 1:
         return hashes[start]
-    middle = start + _split(size)
+    middle = start + split(size)
     return node_hash(root(hashes, start, middle), root(hashes, middle, stop))
 
 
+Subtree = Callable[[int, int], bytes]
+"""``subtree(start, stop)``: the hash of the subtree over leaves ``start`` to
+``stop``, wherever it is kept (a list of leaf hashes, or stored levels)."""
+
+
 def inclusion_path(index: int, hashes: Sequence[bytes]) -> list[bytes]:
-    """The audit path (``PATH``) of leaf ``index`` in the tree of ``hashes``.
+    """The audit path (``PATH``) of leaf ``index`` in the tree of ``hashes``."""
+    return inclusion_path_of(index, len(hashes), partial(root, hashes))
+
+
+def consistency_path(first: int, hashes: Sequence[bytes]) -> list[bytes]:
+    """The consistency proof (``PROOF``) of the first ``first`` leaves to all."""
+    return consistency_path_of(first, len(hashes), partial(root, hashes))
+
+
+def inclusion_path_of(index: int, size: int, subtree: Subtree) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of ``size`` leaves."""
+    return [subtree(start, stop) for start, stop in inclusion_ranges(index, size)]
+
+
+def consistency_path_of(first: int, size: int, subtree: Subtree) -> list[bytes]:
+    """The consistency proof of the tree of ``first`` leaves to that of ``size``."""
+    return [subtree(start, stop) for start, stop in consistency_ranges(first, size)]
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The subtrees, as ranges of leaves, whose hashes are leaf ``index``'s path.
 
     Raises:
         ValueError: If ``index`` is not a leaf of the tree.
     """
-    if not 0 <= index < len(hashes):
-        msg = f"leaf {index} is not in a tree of {len(hashes)} leaves"
+    if not 0 <= index < size:
+        msg = f"leaf {index} is not in a tree of {size} leaves"
         raise ValueError(msg)
-    path: list[bytes] = []
-    start, stop = 0, len(hashes)
+    ranges: list[tuple[int, int]] = []
+    start, stop = 0, size
     while stop - start > 1:
-        middle = start + _split(stop - start)
+        middle = start + split(stop - start)
         if index < middle:
-            path.append(root(hashes, middle, stop))
+            ranges.append((middle, stop))
             stop = middle
         else:
-            path.append(root(hashes, start, middle))
+            ranges.append((start, middle))
             start = middle
-    return path[::-1]
+    return ranges[::-1]
 
 
-def consistency_path(first: int, hashes: Sequence[bytes]) -> list[bytes]:
-    """The consistency proof (``PROOF``) of the first ``first`` leaves to all.
+def consistency_ranges(first: int, size: int) -> list[tuple[int, int]]:
+    """The subtrees, as ranges of leaves, whose hashes prove ``first`` begins ``size``.
 
     Raises:
-        ValueError: Unless ``0 < first <= len(hashes)``.
+        ValueError: Unless ``0 < first <= size``.
     """
-    if not 0 < first <= len(hashes):
-        msg = f"no consistency proof from size {first} to size {len(hashes)}"
+    if not 0 < first <= size:
+        msg = f"no consistency proof from size {first} to size {size}"
         raise ValueError(msg)
-    path: list[bytes] = []
-    start, stop, whole = 0, len(hashes), True
+    ranges: list[tuple[int, int]] = []
+    start, stop, whole = 0, size, True
     while first != stop - start:
-        middle = start + _split(stop - start)
+        middle = start + split(stop - start)
         if first <= middle - start:
-            path.append(root(hashes, middle, stop))
+            ranges.append((middle, stop))
             stop = middle
         else:
-            path.append(root(hashes, start, middle))
+            ranges.append((start, middle))
             first -= middle - start
             start, whole = middle, False
     if not whole:
-        path.append(root(hashes, start, stop))
-    return path[::-1]
+        ranges.append((start, stop))
+    return ranges[::-1]
 
 
 def verifies_inclusion(

@@ -85,6 +85,45 @@ class HistoryItem(msgspec.Struct, frozen=True):
     after: CardFigures
 
 
+class Change(HistoryItem, frozen=True):
+    """One event of a diff: a history item, and the tool fields an edit set.
+
+    ``changes`` holds the fields a ``Tool.Edited`` set, by name, with their
+    new values (the cards at both ends of a diff show the rest); None for
+    every other event.
+    """
+
+    changes: dict[str, str] | None = None
+
+
+class Point(msgspec.Struct, frozen=True):
+    """A tool's card as it stood right after the event at ``position``.
+
+    ``at`` is that event's time (None at position 0, before the log began);
+    ``card`` is None while the tool was not registered yet.
+    """
+
+    position: int
+    at: datetime | None
+    card: Card | None
+
+
+class Source(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An event that one figure of a card counts now: where it is in the log.
+
+    For the panel, the latest event of a live review (it states the verdict
+    counted), with its ``reviewer``; for the community, the event that left
+    a vote at the choice counted. ``actor`` is the one the log stores, never a
+    person's identity (a voter's is a keyed hash).
+    """
+
+    position: int
+    at: datetime
+    type: str
+    actor: str
+    reviewer: str | None = None
+
+
 class HistoryBucket(msgspec.Struct, frozen=True):
     """A day, week or month of a tool's verdict history, summarised.
 
@@ -166,6 +205,36 @@ class Page(msgspec.Struct, Generic[T], frozen=True):
 
     items: list[T]
     next: int | str | None = None
+
+
+class Diff(msgspec.Struct, frozen=True):
+    """What changed on a tool's card from one point of the log to another.
+
+    The card at each end, and a page of the events between them that
+    changed it (after ``start``, up to and including ``end``), oldest first.
+    """
+
+    tool: str
+    start: Point
+    end: Point
+    events: Page[Change]
+
+
+SIDES = ("panel", "community")
+CHOICES = ("ship", "skip")
+"""A card's four figures are each side's count of each choice."""
+
+
+class Provenance(msgspec.Struct, frozen=True):
+    """Where a card's four figures come from, all read at ``position``.
+
+    ``sources[side, choice]`` is the first page of the events that figure
+    counts, in log order; there are as many in all as the card's figure.
+    """
+
+    position: int
+    card: Card
+    sources: dict[tuple[str, str], Page[Source]]
 
 
 class Lag(msgspec.Struct, frozen=True):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from ledger.application import Ledger
 from projections import engine, files, registry, schema
+from projections.chain_queries import StoredTree
+from projections.checkpoints import Checkpointer
 from projections.models import Lag
 from projections.rebuild import rebuild_if_schema_changed
 from projections.source import LogSource
@@ -38,6 +40,8 @@ class Projector:
         path: The read-model file (see :func:`projections.files.readmodel_path`).
         batch_size: Events per transaction; larger batches fold faster.
         poll_interval: Seconds between polls when nothing wakes the projector.
+        checkpointer: Signs a checkpoint of the log's tree when one is due,
+            after a batch and between polls; None signs none.
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class Projector:
         *,
         batch_size: int = 5000,
         poll_interval: float = 0.5,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         if batch_size < 1:
             msg = f"batch_size must be at least 1, not {batch_size}"
@@ -56,6 +61,7 @@ class Projector:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.source = LogSource(ledger)
+        self.checkpointer = checkpointer
         self.dispatch = registry.dispatch()
         self.on_commit: Callable[[int], None] | None = None
         """Called with the new position after every batch this projector commits."""
@@ -114,9 +120,26 @@ class Projector:
                     position = engine.project(conn, after, raws, batch)
                 except engine.GapError:
                     continue  # swapped for a file that reflects less: re-read
+                self._sign_if_due(conn)
                 self._advanced(position)
                 if self.on_commit is not None:
                     self.on_commit(position)
+
+    def _sign_if_due(self, conn: files.Connection) -> None:
+        """Publishes a checkpoint of the tree the file holds, if one is due.
+
+        A failure is logged, never raised: projecting must go on, and the
+        next batch or poll tries again.
+        """
+        checkpointer = self.checkpointer
+        if checkpointer is None:
+            return
+        try:
+            head = StoredTree(conn).head()
+            if checkpointer.due(head.size):
+                checkpointer.sign(head.size, head.root)
+        except Exception:
+            logger.exception("signing a checkpoint failed; trying again later")
 
     def _advanced(self, position: int) -> None:
         with self._projected:
@@ -161,6 +184,8 @@ class Projector:
                     conn.close()
             self._conn = self._status = None
             self.source.close()
+            if self.checkpointer is not None:
+                self.checkpointer.close()
 
     def _follow(self) -> None:
         while not self._stopping.is_set():
@@ -169,6 +194,8 @@ class Projector:
             self._wakeup.clear()
             try:
                 self._catch_up(None, self._stopping)
+                with self._projecting:
+                    self._sign_if_due(self._connection())
             except Exception:
                 logger.exception("projecting failed; retrying after the poll interval")
             self._wakeup.wait(self.poll_interval)

@@ -10,11 +10,22 @@ from __future__ import annotations
 from projections.audit_queries import AuditQueries
 from projections.card_queries import CardQueries
 from projections.comparison_queries import ComparisonQueries
+from projections.diff_queries import DiffQueries
 from projections.history_queries import HistoryQueries
+from projections.proof_queries import ChainQueries
+from projections.provenance_queries import ProvenanceQueries
 from projections.snapshots import MAX_PAGE
 
 __all__ = ["MAX_PAGE", "ReadModel"]
 
 
-class ReadModel(CardQueries, HistoryQueries, ComparisonQueries, AuditQueries):
+class ReadModel(
+    CardQueries,
+    HistoryQueries,
+    ComparisonQueries,
+    AuditQueries,
+    ChainQueries,
+    DiffQueries,
+    ProvenanceQueries,
+):
     """Answers every query of one node's read-model file, from any thread."""

@@ -10,17 +10,19 @@ import signal
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import FrameType
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ledger.application import Ledger
-from ledger.settings import Settings
-from projections import files, schema
+from projections import diff_cli, files, schema
+from projections.chain_cli import chain_settings, newest_checkpoint_check
+from projections.chain_verify import ChainRefused
+from projections.checkpoints import Checkpointer
+from projections.cli_common import ledger_of
+from projections.diff_cli import figures_text, moved_text
+from projections.engine import UndecodableEvent
 from projections.history_pages import KINDS, HistoryFilter
 from projections.projector import Projector
 from projections.queries import ReadModel
@@ -30,20 +32,6 @@ from projections.registry import READ_MODELS
 from projections.snapshots import every
 
 err = Console(stderr=True)
-
-
-@contextmanager
-def _ledger() -> Iterator[tuple[Ledger, Settings]]:
-    """The ledger of ``LEDGER_HOME``; a bad setting is a one-line error."""
-    try:
-        settings = Settings.from_env()
-        ledger = Ledger(settings)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from error
-    try:
-        yield ledger, settings
-    finally:
-        ledger.close()
 
 
 def _batch_size(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
@@ -60,20 +48,41 @@ def _batch_size(_ctx: click.Context, _param: click.Parameter, value: int) -> int
     callback=_batch_size,
     help="Events per transaction.",
 )
-def rebuild(batch_size: int) -> None:
+@click.option(
+    "--ignore-chain",
+    is_flag=True,
+    help="Swap the new read models in even if the log no longer matches its "
+    "newest signed checkpoint.",
+)
+def rebuild(batch_size: int, ignore_chain: bool) -> None:
     """Replay the whole log into fresh read models and swap them in atomically.
 
     Readers keep answering from the old read models until the swap; live
-    projectors and readers move to the new ones by themselves.
+    projectors and readers move to the new ones by themselves. Refuses to
+    swap in read models of a log that no longer gives the root of its newest
+    checkpoint, unless told to with --ignore-chain.
     """
-    with _ledger() as (ledger, settings):
-        result = rebuild_readmodel(
-            ledger,
-            files.readmodel_path(settings),
-            batch_size=batch_size,
-            progress=err.is_terminal,
-            console=err,
-        )
+    with ledger_of() as (ledger, settings):
+        check = None if ignore_chain else newest_checkpoint_check(settings)
+        try:
+            result = rebuild_readmodel(
+                ledger,
+                files.readmodel_path(settings),
+                batch_size=batch_size,
+                progress=err.is_terminal,
+                console=err,
+                check=check,
+            )
+        except UndecodableEvent as error:
+            msg = f"{error}; 'ledger verify' tells whether the log was altered"
+            raise click.ClickException(msg) from error
+        except ChainRefused as refused:
+            msg = (
+                f"refusing to swap in the rebuilt read models: {refused}. The "
+                "read models in use are unchanged; pass --ignore-chain to swap "
+                "them in anyway"
+            )
+            raise click.ClickException(msg) from refused
     click.echo(
         f"rebuilt {result.events} events up to position {result.position} "
         f"in {result.seconds:.2f} s ({result.rate:,.0f} events/s)"
@@ -83,7 +92,7 @@ def rebuild(batch_size: int) -> None:
 @click.command("status")
 def status() -> None:
     """Show the log's head, and each read model's tables, rows, position and lag."""
-    with _ledger() as (ledger, settings):
+    with ledger_of() as (ledger, settings):
         head = ledger.head_position()
         path = files.readmodel_path(settings)
         try:
@@ -157,15 +166,27 @@ def _counts(conn: sqlite3.Connection) -> dict[str, str]:
     type=click.Choice(["day", "week", "month"]),
     help="Sum the changes up per UTC day, ISO week or month instead.",
 )
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="What changed since WHEN (a log position or an ISO-8601 time, naive "
+    "meaning UTC): the card then and now, and every change between.",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="With --since, print the diff as JSON."
+)
 def history(
     slug: str,
     kind: tuple[str, ...],
     newest: bool,
     limit: int | None,
     bucket: str | None,
+    since: str | None,
+    as_json: bool,
 ) -> None:
     """Print how a tool's card changed, event by event (catches up first)."""
-    with _ledger() as (ledger, settings):
+    diff_cli.check_options(since, as_json, bool(kind or newest or bucket))
+    with ledger_of() as (ledger, settings):
         path = files.readmodel_path(settings)
         projector = Projector(ledger, path)
         try:
@@ -176,14 +197,17 @@ def history(
     try:
         if model.tool(slug) is None:
             raise click.ClickException(f"no tool {slug!r} in the ledger")
-        if bucket is not None:
+        if since is not None:
+            table = diff_cli.since(model, slug, since, limit, as_json)
+        elif bucket is not None:
             table = _buckets(model, slug, bucket, newest, limit)
         else:
             only = HistoryFilter(kinds=frozenset(kind))
             table = _changes(model, slug, only, newest, limit)
     finally:
         model.close()
-    Console(width=max(160, Console().width)).print(table)
+    if table is not None:
+        Console(width=max(160, Console().width)).print(table)
 
 
 def _changes(
@@ -217,8 +241,8 @@ def _changes(
             item.type,
             item.actor,
             item.reason,
-            f"{_figures(item.before.panel)} → {_figures(item.after.panel)}",
-            f"{_figures(item.before.community)} → {_figures(item.after.community)}",
+            moved_text(item.before.panel, item.after.panel),
+            moved_text(item.before.community, item.after.community),
         )
     return table
 
@@ -246,20 +270,10 @@ def _buckets(
             item.start.isoformat(),
             str(item.changes),
             str(item.votes),
-            _figures(item.panel),
-            _figures(item.community),
+            figures_text(item.panel),
+            figures_text(item.community),
         )
     return table
-
-
-def _figures(figures: object) -> str:
-    ship, total, pct = (
-        getattr(figures, "ship", 0),
-        getattr(figures, "total", 0),
-        getattr(figures, "ship_pct", None),
-    )
-    share = "—" if pct is None else f"{pct:g}%"
-    return f"{ship}/{total} {share}"
 
 
 @click.command("project")
@@ -285,14 +299,16 @@ def project(follow: bool, batch_size: int, poll_interval: float, verbose: bool) 
     """Project the log into the read models up to its head (exactly once).
 
     With --follow, keep projecting new events until interrupted (SIGINT or
-    SIGTERM), as an API node's projector does.
+    SIGTERM), as an API node's projector does. Signs checkpoints of the log
+    as it goes, as a node's projector does (LEDGER_CHECKPOINT_*).
     """
-    with _ledger() as (ledger, settings):
+    with ledger_of() as (ledger, settings):
         projector = Projector(
             ledger,
             files.readmodel_path(settings),
             batch_size=batch_size,
             poll_interval=poll_interval,
+            checkpointer=Checkpointer(chain_settings(settings)),
         )
         if verbose:
             projector.on_commit = _print_position

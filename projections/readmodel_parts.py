@@ -147,6 +147,10 @@ class ReadModel:
             ``bulk_load(conn, log, stop)`` fills its tables with SQL from the
             events of ``log`` (an attached ``schema.table``) up to ``stop``,
             giving exactly the rows its handlers would.
+        fold_stored: A fold of every stored event as stored, undecoded, for
+            a read model of the log itself rather than of what its events
+            mean (the Merkle tree): given the rows and each batch's stored
+            events, in log order, before the handlers see them.
     """
 
     name: str
@@ -155,6 +159,7 @@ class ReadModel:
     views: tuple[str, ...] = ()
     preload: Callable[[Rows, Sequence[Raw]], None] | None = None
     bulk_load: Callable[[sqlite3.Connection, str, int], None] | None = None
+    fold_stored: Callable[[Rows, Sequence[Raw]], None] | None = None
 
 
 def unknown(event: Event, what: str) -> None:

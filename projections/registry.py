@@ -25,9 +25,11 @@ from projections.readmodel_parts import Held, History, ReadModel, Table
 from projections.readmodels import (
     audit,
     cards,
+    chain,
     head_to_heads,
     panel,
     panel_reviews,
+    provenance,
     vote_moves,
 )
 
@@ -37,7 +39,9 @@ READ_MODELS: tuple[ReadModel, ...] = (
     panel.READ_MODEL,
     cards.READ_MODEL,
     head_to_heads.READ_MODEL,
+    provenance.READ_MODEL,
     audit.READ_MODEL,
+    chain.READ_MODEL,
 )
 
 IGNORED: frozenset[type[Any]] = frozenset()

@@ -12,20 +12,22 @@ long (see :data:`CHART_POINTS`).
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
-from api.pagination import Cursor, decode, encode, link_with
+from api.pagination import Cursor, decode, encode, link_setting, link_with
 from api.web.chart import Chart, bucket_chart, ship_chart
 from api.web.present import by_lens, scorecard
 from api.web.templating import not_found_page
+from projections.diff_queries import parse_point
 from projections.history_pages import HistoryFilter
-from projections.models import ComparisonSummary, HistoryBucket, Page
+from projections.models import CHOICES, SIDES, ComparisonSummary, HistoryBucket, Page
 from projections.queries import ReadModel
 from projections.snapshots import first_page
 
@@ -35,6 +37,10 @@ REVIEWS_PER_PAGE = 6
 CHANGES_PER_PAGE = 20
 BUCKETS_PER_PAGE = 30
 SCORECARD_ROWS = 4
+SOURCES_PER_PAGE = 20
+"""The events a provenance page lists per figure, each list with its own cursor."""
+SINCE = (("the last 7 days", 7), ("the last 30 days", 30))
+"""The spans "What changed since …" offers as links, in days back from today."""
 CHART_POINTS = 120
 """The most points a chart draws: event by event up to this many changes,
 then by the finest bucket (day, week, month) that needs no more."""
@@ -42,12 +48,64 @@ then by the finest bucket (day, week, month) that needs no more."""
 VERDICTS = HistoryFilter(kinds=frozenset({"panel", "edit"}))
 """The changes a tool page lists one by one; votes it sums up per bucket."""
 
+PointText = Annotated[str | None, QueryParameter(max_length=64)]
+"""A point of the log as the tool page takes it: a position or an ISO-8601 time."""
+
 
 def _more(request: Request[Any, Any, State], name: str, page: Page[Any]) -> str | None:
     """The link to this page with list ``name`` moved on to its next page."""
     if page.next is None:
         return None
     return link_with(request, name, encode(page.next))
+
+
+def _since_links(slug: str) -> list[tuple[str, str]]:
+    """The "since" links of a tool page: each span back from today (UTC)."""
+    today = datetime.now(UTC).date()
+    return [
+        (label, f"/tools/{slug}?since={today - timedelta(days=days)}#changed")
+        for label, days in SINCE
+    ]
+
+
+def _changed(
+    request: Request[Any, Any, State],
+    read_model: ReadModel,
+    slug: str,
+    since: str | None,
+    to: str | None,
+    diffed: str | None,
+) -> dict[str, Any]:
+    """The "What changed since …" part of a tool page's context.
+
+    Pages never wait for the read model: a point past what it reflects is
+    said so on the page, as is a point that is neither a position nor a time.
+    """
+    found: dict[str, Any] = {
+        "since": since,
+        "diff": None,
+        "more_diff": None,
+        "since_error": None,
+        "since_label": None,
+    }
+    if since is None:
+        return found
+    head = read_model.position()
+    try:
+        point = parse_point(since)
+        start = read_model.resolve(point)
+        end = head if to is None else read_model.resolve(parse_point(to))
+        if max(start, end) > head:
+            msg = f"position {max(start, end)} is past the newest event read ({head})"
+            raise ValueError(msg)
+        diff = read_model.diff(slug, start, end, decode(diffed, int), CHANGES_PER_PAGE)
+    except ValueError as refused:
+        return {**found, "since_error": str(refused)}
+    more = None
+    if diff.events.next is not None:
+        more = link_setting(request, {"to": end, "diffed": encode(diff.events.next)})
+    label = f"position {point}" if isinstance(point, int) else since
+    return {**found, "diff": diff, "more_diff": more, "since_label": label}
 
 
 def _names(read_model: ReadModel, items: list[ComparisonSummary]) -> dict[str, str]:
@@ -92,8 +150,16 @@ class PagesController(Controller):
         buckets: Cursor = None,
         reviews: Cursor = None,
         compared: Cursor = None,
+        since: PointText = None,
+        to: PointText = None,
+        diffed: Cursor = None,
     ) -> Template:
-        """A tool's card, its reviews lens by lens, and how its verdict came to be."""
+        """A tool's card, its reviews lens by lens, and how its verdict came to be.
+
+        With ``since``, also what changed since then (up to ``to``, by
+        default now): the card's figures at both points and a page of the
+        changes between, as ``/api/tools/{slug}/diff`` answers them.
+        """
         card = read_model.tool(slug)
         if card is None:
             return not_found_page(
@@ -140,8 +206,70 @@ class PagesController(Controller):
             "comparisons": others.items,
             "more_comparisons": _more(request, "compared", others),
             "names": _names(read_model, others.items),
+            "sources": f"/tools/{slug}/provenance",
+            "since_links": _since_links(slug),
+            **_changed(request, read_model, slug, since, to, diffed),
         }
         return Template("tool.html", context=context)
+
+    @get(
+        "/tools/{slug:str}/provenance",
+        name="pages:provenance",
+        sync_to_thread=False,
+        cache=True,
+    )
+    def provenance(
+        self,
+        slug: FromPath[str],
+        request: Request[Any, Any, State],
+        read_model: NamedDependency[ReadModel],
+        panel_ship: Cursor = None,
+        panel_skip: Cursor = None,
+        community_ship: Cursor = None,
+        community_skip: Cursor = None,
+    ) -> Template:
+        """The events behind each figure of a tool's card, each with its proof link.
+
+        Each figure lists a page of its events, with its own cursor (named
+        after the figure) in the "more" link.
+        """
+        found = read_model.provenance(slug, SOURCES_PER_PAGE)
+        if found is None:
+            return not_found_page(
+                "No such tool",
+                f"There is no tool called “{slug}” in the ledger.",
+                [("/", "See all tools")],
+            )
+        cursors = {
+            ("panel", "ship"): panel_ship,
+            ("panel", "skip"): panel_skip,
+            ("community", "ship"): community_ship,
+            ("community", "skip"): community_skip,
+        }
+        figures = []
+        for side in SIDES:
+            for choice in CHOICES:
+                cursor = decode(cursors[side, choice], int)
+                page = found.sources[side, choice]
+                if cursor is not None:
+                    page = read_model.sources_page(
+                        slug, side, choice, cursor, SOURCES_PER_PAGE
+                    )
+                figures.append(
+                    {
+                        "side": side,
+                        "choice": choice,
+                        "count": getattr(getattr(found.card, side), choice),
+                        "items": page.items,
+                        "more": _more(request, f"{side}_{choice}", page),
+                    }
+                )
+        context: dict[str, Any] = {
+            "card": found.card,
+            "position": found.position,
+            "figures": figures,
+        }
+        return Template("provenance.html", context=context)
 
     @staticmethod
     def _chart(

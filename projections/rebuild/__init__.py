@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from rich.console import Console
 
 from ledger.application import Ledger
 from projections import files, schema
+from projections.readmodel_parts import SQL
 from projections.rebuild import scratch
 from projections.rebuild.fold_process import FoldProcess
 from projections.rebuild.later_events import LaterEvents
@@ -186,15 +188,26 @@ def rebuild(
     batch_size: int = BATCH_SIZE,
     progress: bool = False,
     console: Console | None = None,
+    check: Callable[[SQL], None] | None = None,
 ) -> RebuildResult:
     """Rebuilds every read model of ``path`` from the log and swaps it in.
 
     Rebuilds of one path are serialised; live projectors and readers carry on
     with the old generation and move to the new one when they notice the swap.
+
+    Args:
+        ledger: The ledger whose log is replayed.
+        path: The read-model file.
+        batch_size: Events per fold transaction.
+        progress: Show a progress bar.
+        console: Where the progress bar is drawn.
+        check: Run on the new file before it is swapped in; whatever it
+            raises discards the file and refuses the swap (the log's check
+            against its newest checkpoint).
     """
     path = Path(path)
     with files.rebuild_lock(path):
-        return _rebuild_locked(ledger, path, batch_size, progress, console)
+        return _rebuild_locked(ledger, path, batch_size, progress, console, check)
 
 
 def _rebuild_locked(
@@ -203,6 +216,7 @@ def _rebuild_locked(
     batch_size: int,
     progress: bool,
     console: Console | None,
+    check: Callable[[SQL], None] | None = None,
 ) -> RebuildResult:
     _remove_abandoned(path)
     built = files.new_generation(path)
@@ -210,6 +224,12 @@ def _rebuild_locked(
         ledger, built, batch_size=batch_size, progress=progress, console=console
     )
     try:
+        if check is not None:
+            conn = files.connect(built, create=False)
+            try:
+                check(conn)
+            finally:
+                conn.close()
         files.swap_in(path, built)
     except BaseException:
         files.discard(built)

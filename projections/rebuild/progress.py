@@ -31,14 +31,14 @@ class RateColumn(ProgressColumn):
 
 @contextmanager
 def progress_bar(
-    enabled: bool, total: int, console: Console | None
+    enabled: bool, total: int, console: Console | None, label: str = "rebuild"
 ) -> Iterator[Advance]:
     """Draws the bar while the block runs; yields what to tell of each batch."""
     if not enabled:
         yield lambda _events, _position: None
         return
     columns = (
-        TextColumn("[bold]rebuild"),
+        TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         RateColumn(),
@@ -47,5 +47,5 @@ def progress_bar(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task("rebuild", total=total or None)
+        task = bar.add_task(label, total=total or None)
         yield lambda _events, position: bar.update(task, completed=position)

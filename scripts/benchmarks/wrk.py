@@ -41,6 +41,18 @@ function setup(thread) table.insert(threads, thread) end
 """
     + _DONE
 )
+PROOFS_LUA = (
+    """
+-- args: the log's length; each request proves a random one of its events.
+threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) events = tonumber(args[1]) end
+function request()
+  return wrk.format("GET", "/api/events/" .. math.random(1, events) .. "/proof")
+end
+"""
+    + _DONE
+)
 VOTES_LUA = (
     """
 -- args: token file, number of wrk threads, then pairs of path and body.
@@ -98,9 +110,14 @@ def find() -> str:
 
 
 def write_scripts(directory: Path) -> dict[str, Path]:
-    """The two Lua scripts, written into ``directory``: ``get`` and ``votes``."""
-    scripts = {"get": directory / "get.lua", "votes": directory / "votes.lua"}
+    """The Lua scripts, written into ``directory``: ``get``, ``proofs``, ``votes``."""
+    scripts = {
+        "get": directory / "get.lua",
+        "proofs": directory / "proofs.lua",
+        "votes": directory / "votes.lua",
+    }
     scripts["get"].write_text(GET_LUA)
+    scripts["proofs"].write_text(PROOFS_LUA)
     scripts["votes"].write_text(VOTES_LUA)
     return scripts
 

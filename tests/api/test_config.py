@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from api.config import ApiSettings
 from api.serve import serve
 from ledger.settings import Settings
+from projections.checkpoints import ChainSettings
 from tests.api.helpers import LEDGER
 
 EVERY_VARIABLE = {
@@ -38,6 +39,9 @@ EVERY_VARIABLE = {
     "LEDGER_ACCESS_LOG": "off",
     "LEDGER_WRITE_LOCK": "no",
     "LEDGER_LOG_LEVEL": "debug",
+    "LEDGER_LOG_ORIGIN": "reviews.example/log",
+    "LEDGER_CHECKPOINT_EVERY": "250",
+    "LEDGER_CHECKPOINT_SECONDS": "5",
 }
 
 # A bad value of each variable that can have one, and what it is told.
@@ -94,6 +98,19 @@ BAD = {
         "LEDGER_WRITE_LOCK must be 1, true, yes, on, 0, false, no or off, "
         "not 'sometimes'",
     ),
+    "LEDGER_LOG_ORIGIN": (
+        "two words",
+        "LEDGER_LOG_ORIGIN must be a name without spaces or '+' of at most 200 "
+        "characters, not 'two words'",
+    ),
+    "LEDGER_CHECKPOINT_EVERY": (
+        "0",
+        "LEDGER_CHECKPOINT_EVERY must be an integer of at least 1, not '0'",
+    ),
+    "LEDGER_CHECKPOINT_SECONDS": (
+        "0",
+        "LEDGER_CHECKPOINT_SECONDS must be a number of at least 0.01, not '0'",
+    ),
     "LEDGER_LOG_LEVEL": (
         "loud",
         "LEDGER_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'loud'",
@@ -123,6 +140,12 @@ def test_every_variable_is_read() -> None:
         access_log=False,
         write_lock=False,
         log_level="DEBUG",
+        chain=ChainSettings(
+            home=Path("/srv/ledger"),
+            origin="reviews.example/log",
+            every=250,
+            seconds=5.0,
+        ),
     )
 
 

@@ -151,6 +151,14 @@ TRIGGERS: dict[str, Trigger] = {
         "GET /api/tools/{slug}/scorecard",
         lambda api: api.client.get(CARD + "/scorecard"),
     ),
+    "invalid-point": Trigger(
+        "GET /api/tools/{slug}/diff",
+        lambda api: api.client.get(CARD + "/diff", params={"from": "yesterday"}),
+    ),
+    "from-after-to": Trigger(
+        "GET /api/tools/{slug}/diff",
+        lambda api: api.client.get(CARD + "/diff", params={"from": 5, "to": 3}),
+    ),
     "too-many-voter-tokens": Trigger("POST /api/voters", _too_many_voter_tokens),
     "unknown-event-type": Trigger(
         "GET /api/events",
@@ -168,6 +176,18 @@ TRIGGERS: dict[str, Trigger] = {
             CARD + "/history",
             params={"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
         ),
+    ),
+    "no-checkpoint": Trigger(
+        "GET /api/events/{position}/proof",
+        lambda api: api.client.get("/api/events/1/proof?size=999"),
+    ),
+    "not-in-tree": Trigger(
+        "GET /api/events/{position}/proof",
+        lambda api: api.client.get("/api/events/999/proof"),
+    ),
+    "bad-consistency-range": Trigger(
+        "GET /api/log/consistency",
+        lambda api: api.client.get("/api/log/consistency?from=9&to=3"),
     ),
     "internal-error": Trigger(None, _internal_error),
     # The HTTP-level kinds.

@@ -14,6 +14,7 @@ from projections.readmodels import (
     cards,
     head_to_heads,
     panel_reviews,
+    provenance,
     vote_moves,
 )
 
@@ -51,6 +52,7 @@ def test_handlers_run_in_registry_order_completing_read_models_first() -> None:
         vote_moves.changed,
         cards.voted,
         head_to_heads.picked,
+        provenance.voted,
         audit.recorded,
     )
     assert dispatch[get_topic(Review.Withdrawn)] == (
