@@ -24,6 +24,10 @@ MAX_BLOCKS = 8192
 """Blocks kept per connection: about 10 MB, the upper levels of any log."""
 MAX_RANGES = 65_536
 """Hashes of ranges of leaves kept per connection: a few MB."""
+KEPT_RANGE = 64
+"""The fewest leaves a range kept must span. Smaller ones are a random
+event's own, read again from its block and its neighbours' at little cost;
+keeping them would crowd out the upper levels that every proof shares."""
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -93,6 +97,12 @@ class CachedTree(StoredTree):
             each for each, hashed in zip(ranges, known, strict=True) if not hashed
         ]
         made, blocks = super()._hashes_with(missing, also)
-        kept.keep(dict(zip(missing, made, strict=True)))
+        kept.keep(
+            {
+                (start, stop): hashed
+                for (start, stop), hashed in zip(missing, made, strict=True)
+                if stop - start >= KEPT_RANGE
+            }
+        )
         fresh = iter(made)
         return [hashed or next(fresh) for hashed in known], blocks

@@ -8,12 +8,11 @@ signed. docs/AUDIT.md is the contract.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
-from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from api.pagination import LINK_HEADER, Limit, link_header, link_with
@@ -35,7 +34,7 @@ TreeSize = Annotated[int, QueryParameter(ge=0, le=2**62)]
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _published(store: CheckpointStore, size: int | None, name: str) -> Published:
@@ -120,7 +119,6 @@ class TransparencyController(Controller):
     def inclusion(
         self,
         request: Request[Any, Any, State],
-        read_model: NamedDependency[ReadModel],
         position: FromPath[int],
         size: Annotated[
             int | None,
@@ -131,7 +129,12 @@ class TransparencyController(Controller):
             ),
         ] = None,
     ) -> InclusionProof:
-        """The leaf's bytes come from the log as stored: hash them yourself."""
+        """The leaf's bytes come from the log as stored: hash them yourself.
+
+        A checkpoint's tree never changes, so its proofs need no wait for
+        ``min_position``: the read model is used as it stands.
+        """
+        read_model: ReadModel = request.app.state.read_model
         checkpoint = _published(request.app.state.checkpoints, size, "size")
         tree_size = checkpoint.tree_size
         try:
@@ -160,7 +163,6 @@ class TransparencyController(Controller):
     def consistency(
         self,
         request: Request[Any, Any, State],
-        read_model: NamedDependency[ReadModel],
         first: Annotated[
             int,
             QueryParameter(
@@ -175,6 +177,7 @@ class TransparencyController(Controller):
         ],
     ) -> ConsistencyProof:
         """Both sizes must be those of published checkpoints."""
+        read_model: ReadModel = request.app.state.read_model
         if first > second:
             detail = f"from={first} is a larger tree than to={second}"
             raise ApiProblem("bad-consistency-range", detail)

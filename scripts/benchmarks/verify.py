@@ -13,7 +13,9 @@ of the whole log signed, it measures in ``--rounds`` interleaved rounds:
     folds them) of the first ``--project-events`` events into a fresh file,
     with the chain among the read models, and (d) the same without it;
 
-then, serving the ledger with ``ledger serve`` and loading it with wrk,
+then, serving the ledger with ``ledger serve`` and loading it with wrk
+(each load warmed up for ``--warmup`` seconds first, as a node that has
+been serving for a while),
 (e) inclusion proofs, ``GET /api/events/N/proof`` of a random event of
 the log each (so that no answer is served twice), beside (f) the card GET
 of the busiest tool.
@@ -89,6 +91,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seconds", type=float, default=10, help="wrk seconds per HTTP load"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=5,
+        help="wrk seconds of each HTTP load before measuring, unmeasured (default 5)",
     )
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=1, help="ledger serve workers")
@@ -232,7 +240,7 @@ def _http(
             ),
         }
         for url, script, extra in loads.values():
-            wrk.load(find, url, script, 2, 1, extra)
+            wrk.load(find, url, script, args.warmup, args.threads, extra)
             server.settle()
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name in loads}
         share = args.seconds / args.rounds
