@@ -31,6 +31,19 @@ def moved_text(before: Figures, after: Figures) -> str:
     return f"{figures_text(before)} → {figures_text(after)}"
 
 
+def change_cells(item: Change) -> list[str]:
+    """A change to a card as the history tables print it, a cell a column."""
+    return [
+        str(item.position),
+        item.at.strftime("%Y-%m-%d %H:%M:%S"),
+        item.type,
+        item.actor,
+        item.reason,
+        moved_text(item.before.panel, item.after.panel),
+        moved_text(item.before.community, item.after.community),
+    ]
+
+
 def check_options(since: str | None, as_json: bool, listing: bool) -> None:
     """Refuses options that do not go with ``--since`` (or without it).
 
@@ -105,13 +118,7 @@ def since(
     )
     for item in events:
         changes.add_row(
-            str(item.position),
-            item.at.strftime("%Y-%m-%d %H:%M:%S"),
-            item.type,
-            item.actor,
-            item.reason,
-            moved_text(item.before.panel, item.after.panel),
-            moved_text(item.before.community, item.after.community),
+            *change_cells(item),
             ", ".join(f"{k}: {v}" for k, v in sorted((item.changes or {}).items())),
         )
     outer = Table.grid(padding=(1, 0))

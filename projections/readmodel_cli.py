@@ -21,7 +21,7 @@ from projections.chain_cli import chain_settings, newest_checkpoint_check
 from projections.chain_verify import ChainRefused
 from projections.checkpoints import Checkpointer
 from projections.cli_common import ledger_of
-from projections.diff_cli import figures_text, moved_text
+from projections.diff_cli import change_cells, figures_text
 from projections.engine import UndecodableEvent
 from projections.history_pages import KINDS, HistoryFilter
 from projections.projector import Projector
@@ -235,15 +235,7 @@ def _changes(
         most=limit,
     )
     for item in items:
-        table.add_row(
-            str(item.position),
-            item.at.strftime("%Y-%m-%d %H:%M:%S"),
-            item.type,
-            item.actor,
-            item.reason,
-            moved_text(item.before.panel, item.after.panel),
-            moved_text(item.before.community, item.after.community),
-        )
+        table.add_row(*change_cells(item))
     return table
 
 
