@@ -176,6 +176,11 @@ def _print(report: Report) -> None:
         f"checked {report.events} events against {report.checkpoints} checkpoints; "
         f"the log gives every signed root up to tree size {report.verified_size}"
     )
+    if not report.checkpoints:
+        err.print(
+            "no checkpoint has been signed yet, so nothing vouches for the log: "
+            "run 'ledger checkpoint' (a serving node signs them by itself)"
+        )
     for finding in report.findings:
         where = "" if finding.position is None else f" at position {finding.position}"
         click.echo(f"{finding.kind}{where}: {finding.detail}")

@@ -353,3 +353,20 @@ class _ThroughRecorder:
                 start=after + 1, limit=limit, stop=stop
             )
         ]
+
+
+def test_a_log_never_checkpointed_verifies_but_says_nothing_vouches_for_it(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "fresh"
+    ledger = Ledger(Settings(home=home))
+    grow(ledger, 3)
+    ledger.close()
+    keyless = run_ledger(home, "verify")
+    assert keyless.returncode == 1
+    assert "no log key" in keyless.stderr
+    assert run_ledger(home, "key", "show").returncode == 0
+    done = run_ledger(home, "verify")
+    assert done.returncode == 0, done.stderr
+    assert "against 0 checkpoints" in done.stdout
+    assert "no checkpoint has been signed yet" in done.stderr
