@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from projections.merkle_tree import (
     EMPTY_ROOT,
     consistency_ranges,
+    frontier_root,
     inclusion_ranges,
     node_hash,
     split,
@@ -119,13 +120,7 @@ class StoredTree:
     def head(self) -> TreeHead:
         """The tree's size, last position and root now."""
         size, position, frontier, _ = self._head_row()
-        if not size:
-            return TreeHead(0, 0, EMPTY_ROOT)
-        found = hashes(frontier)
-        root = found[-1]
-        for left in reversed(found[:-1]):
-            root = node_hash(left, root)
-        return TreeHead(size, position, root)
+        return TreeHead(size, position, frontier_root(hashes(frontier)))
 
     def size(self) -> int:
         """How many leaves the tree holds."""

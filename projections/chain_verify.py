@@ -3,10 +3,8 @@
 Every leaf is recomputed from the log as stored and folded into the tree
 again, and every root a checkpoint signed is compared with the recomputed
 one, so nothing the projector or the read models hold is trusted for the
-verdict. The chain read model is used only to say *where* the log changed:
-it recorded each leaf when the event was first projected, so the first leaf
-that differs names the position, and comparing the leaves around it tells
-an altered event from a removed, inserted or reordered one.
+verdict. The chain read model is used only to say *where* the log changed
+(:mod:`projections.chain_findings`).
 """
 
 from __future__ import annotations
@@ -19,10 +17,11 @@ from typing import Protocol
 
 from ledger.application import Ledger
 from projections import files
+from projections.chain_findings import Difference, Finding, conclude
 from projections.chain_queries import NotInTree, StoredTree
-from projections.checkpoints import ChainSettings, Checkpoint, CheckpointStore
+from projections.checkpoints import ChainSettings, CheckpointStore
 from projections.log_leaves import leaf_hash
-from projections.merkle_tree import EMPTY_ROOT, node_hash
+from projections.merkle_tree import frontier_root
 from projections.readmodel_parts import SQL
 from projections.readmodels.chain import HASH_SIZE
 from projections.rebuild.scratch import connect_apsw
@@ -38,28 +37,6 @@ class Events(Protocol):
     """What the log is read through (a :class:`~projections.source.LogSource`)."""
 
     def read(self, after: int, limit: int, stop: int | None = None) -> list[Raw]: ...
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing that does not match.
-
-    Attributes:
-        kind: ``altered``, ``removed``, ``inserted`` or ``reordered`` for the
-            log; ``checkpoint`` for a stored checkpoint that is not what the
-            log's key signed for this log; ``mismatch`` for a signed root the
-            log no longer gives, where the change could not be pinned to one
-            event; ``chain`` for a read model that differs from the log
-            while the log still matches every checkpoint.
-        position: The first log position concerned, where one is known.
-        detail: What was found, in a sentence.
-        tree_size: The checkpoint concerned, for checkpoint findings.
-    """
-
-    kind: str
-    position: int | None
-    detail: str
-    tree_size: int | None = None
 
 
 @dataclass
@@ -104,16 +81,6 @@ def hashed_batches(events: Events) -> Iterator[LeafBatch]:
         after = last
 
 
-@dataclass(frozen=True)
-class _Difference:
-    index: int
-    raw: Raw | None
-    """The log's event at this leaf, or None past the log's end."""
-    position: int
-    """The position the chain recorded for this leaf."""
-    hashed: bytes
-
-
 def signed_roots(
     store: CheckpointStore, key: VerifierKey, origin: str, report: Report
 ) -> dict[int, bytes]:
@@ -129,38 +96,21 @@ def signed_roots(
         report.checkpoints += 1
         size = published.tree_size
         try:
-            checkpoint = Checkpoint.parse(key.verify(published.note))
+            checkpoint = published.checkpoint(key, origin)
         except NoteError as error:
-            report.findings.append(
-                Finding("checkpoint", None, f"checkpoint of size {size}: {error}", size)
-            )
+            detail = f"checkpoint of size {size}: {error}"
+            report.findings.append(Finding("checkpoint", None, detail, size))
             continue
-        problem = None
-        if checkpoint.origin != origin:
-            problem = f"is for the log {checkpoint.origin!r}, not {origin!r}"
-        elif checkpoint.size != size:
-            problem = f"says size {checkpoint.size}: it was put back in another's place"
-        elif size <= largest:
-            problem = (
-                f"comes after a checkpoint of size {largest}: an older checkpoint "
-                "replayed as a newer one"
+        if size <= largest:
+            detail = (
+                f"checkpoint of size {size}: it comes after one of size {largest}, "
+                "an older checkpoint replayed as a newer one"
             )
-        if problem is not None:
-            detail = f"checkpoint of size {size} {problem}"
             report.findings.append(Finding("checkpoint", None, detail, size))
             continue
         largest = size
         roots[size] = checkpoint.root
     return roots
-
-
-def _root(frontier: list[bytes]) -> bytes:
-    if not frontier:
-        return EMPTY_ROOT
-    root = frontier[-1]
-    for left in reversed(frontier[:-1]):
-        root = node_hash(left, root)
-    return root
 
 
 def verify(
@@ -190,7 +140,7 @@ def verify(
     report = Report()
     roots = signed_roots(store, key, origin, report)
     pending = sorted(roots)
-    differences: list[_Difference] = []
+    differences: list[Difference] = []
     first_mismatch: int | None = None
     frontier: list[bytes] = []
     size, target = 0, pending.pop(0) if pending else -1
@@ -207,7 +157,7 @@ def verify(
             frontier.append(hashed)
             size += 1
             if size == target:
-                if _root(frontier) == roots[size]:
+                if frontier_root(frontier) == roots[size]:
                     report.verified_size = size
                 elif first_mismatch is None:
                     first_mismatch = size
@@ -220,10 +170,14 @@ def verify(
             size, size + KEPT_DIFFERENCES - len(differences)
         )
         for index, (position, hashed) in enumerate(beyond, start=size):
-            differences.append(_Difference(index, None, position, hashed))
+            differences.append(Difference(index, None, position, hashed))
     if target != -1 and first_mismatch is None:
         first_mismatch = target
-    _conclude(report, differences, first_mismatch, roots)
+    found = conclude(
+        differences, first_mismatch, max(roots, default=0), report.verified_size
+    )
+    if found is not None:
+        report.findings.append(found)
     return report
 
 
@@ -232,7 +186,7 @@ def _compare(
     start: int,
     batch: LeafBatch,
     events: Events,
-    differences: list[_Difference],
+    differences: list[Difference],
 ) -> None:
     """Notes the leaves of a batch that differ from what the chain recorded.
 
@@ -250,7 +204,7 @@ def _compare(
         zip(raws, hashes, recorded, strict=False), start=start
     ):
         if hashed != stored:
-            differences.append(_Difference(index, raw, position, stored))
+            differences.append(Difference(index, raw, position, stored))
             if len(differences) >= KEPT_DIFFERENCES:
                 return
 
@@ -304,110 +258,6 @@ def verify_ledger(
             recorded.close()
 
 
-def _conclude(
-    report: Report,
-    differences: list[_Difference],
-    first_mismatch: int | None,
-    roots: dict[int, bytes],
-) -> None:
-    """Adds the log's findings: the first changed event, or the checkpoint range."""
-    latest = max(roots, default=0)
-    if differences:
-        first = differences[0]
-        if (first_mismatch is None and first.index >= latest) or (
-            first_mismatch is not None and first.index < first_mismatch
-        ):
-            report.findings.append(_classify(differences))
-            return
-        if first_mismatch is None:
-            report.findings.append(
-                Finding(
-                    "chain",
-                    first.position,
-                    "the log still gives every signed root, but the read models' "
-                    f"chain recorded another leaf at position {first.position}: "
-                    "rebuild the read models",
-                )
-            )
-            return
-    if first_mismatch is None:
-        return
-    report.findings.append(
-        Finding(
-            "mismatch",
-            None,
-            f"the log no longer gives the root signed for tree size "
-            f"{first_mismatch}; the change is among leaves {report.verified_size} "
-            f"to {first_mismatch - 1} (counted from 0), and the read models' "
-            "chain cannot say which",
-            first_mismatch,
-        )
-    )
-
-
-def _at(raw: Raw, position: int) -> bytes:
-    """The leaf hash ``raw``'s event would have at ``position``."""
-    return leaf_hash((position, *raw[1:]))
-
-
-def _classify(differences: list[_Difference]) -> Finding:
-    """What happened at the first leaf that differs from the chain's record."""
-    first = differences[0]
-    raw, position = first.raw, first.position
-    following = {d.index: d for d in differences[1:]}
-    after = following.get(first.index + 1)
-    if raw is None:
-        return Finding(
-            "removed",
-            position,
-            f"the log ends before position {position}, which was recorded",
-        )
-    if raw[0] > position:
-        return Finding(
-            "removed",
-            position,
-            f"the event at position {position} is gone; the log goes on at {raw[0]}",
-        )
-    if raw[0] < position:
-        return Finding(
-            "inserted",
-            raw[0],
-            f"an event at position {raw[0]} that was never recorded comes "
-            f"before position {position}",
-        )
-    for other in differences[1:]:
-        if (
-            other.raw is not None
-            and _at(raw, other.position) == other.hashed
-            and _at(other.raw, position) == first.hashed
-        ):
-            return Finding(
-                "reordered",
-                position,
-                f"the events at positions {position} and {other.position} "
-                "changed places",
-            )
-    if after is not None and _at(raw, after.position) == after.hashed:
-        return Finding(
-            "removed",
-            position,
-            f"the event at position {position} is gone; the events after it "
-            "moved down a place",
-        )
-    if (
-        after is not None
-        and after.raw is not None
-        and _at(after.raw, position) == first.hashed
-    ):
-        return Finding(
-            "inserted",
-            position,
-            f"an event that was never recorded is at position {position}; "
-            "the events after it moved up a place",
-        )
-    return Finding("altered", position, f"the event at position {position} was changed")
-
-
 class ChainRefused(Exception):
     """A log that no longer gives the root of the newest checkpoint."""
 
@@ -429,13 +279,10 @@ def check_latest(
         return
     size = latest.tree_size
     try:
-        checkpoint = Checkpoint.parse(key.verify(latest.note))
+        checkpoint = latest.checkpoint(key, origin)
     except NoteError as error:
-        msg = f"the newest checkpoint (size {size}) is not the log key's: {error}"
+        msg = f"the newest checkpoint (size {size}) is not genuine: {error}"
         raise ChainRefused(msg) from error
-    if checkpoint.origin != origin or checkpoint.size != size:
-        msg = f"the newest checkpoint (size {size}) is not one of this log's"
-        raise ChainRefused(msg)
     try:
         root = StoredTree(chain).root(size)
     except NotInTree as error:

@@ -24,7 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ledger.settings import Settings, env_value
-from projections.signed_notes import NoteError, SignerKey, load_or_create
+from projections.signed_notes import (
+    NoteError,
+    SignerKey,
+    VerifierKey,
+    load_or_create,
+)
 
 DEFAULT_ORIGIN = "verdict-ledger.localhost/log"
 MAX_ORIGIN = 200
@@ -134,6 +139,21 @@ class Published:
     tree_size: int
     signed_at: str
     note: str
+
+    def checkpoint(self, key: VerifierKey, origin: str) -> Checkpoint:
+        """The checkpoint, if ``key`` signed it for ``origin`` at this tree size.
+
+        Raises:
+            NoteError: Saying why it is not genuine.
+        """
+        checkpoint = Checkpoint.parse(key.verify(self.note))
+        if checkpoint.origin != origin:
+            msg = f"it is for the log {checkpoint.origin!r}, not {origin!r}"
+            raise NoteError(msg)
+        if checkpoint.size != self.tree_size:
+            msg = f"it says size {checkpoint.size}: it was put back in another's place"
+            raise NoteError(msg)
+        return checkpoint
 
 
 class CheckpointStore:

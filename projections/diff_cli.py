@@ -31,6 +31,10 @@ def moved_text(before: Figures, after: Figures) -> str:
     return f"{figures_text(before)} → {figures_text(after)}"
 
 
+CHANGE_COLUMNS = ("pos", "at", "type", "actor", "reason", "panel", "community")
+"""The columns of :func:`change_cells`."""
+
+
 def change_cells(item: Change) -> list[str]:
     """A change to a card as the history tables print it, a cell a column."""
     return [
@@ -106,15 +110,7 @@ def since(
     for name, values in _rows(first.start, first.end):
         table.add_row(name, *values)
     changes = Table(
-        "pos",
-        "at",
-        "type",
-        "actor",
-        "reason",
-        "panel",
-        "community",
-        "changed",
-        title=f"changes to {slug} after position {start}",
+        *CHANGE_COLUMNS, "changed", title=f"changes to {slug} after position {start}"
     )
     for item in events:
         changes.add_row(

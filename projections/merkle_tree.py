@@ -17,8 +17,7 @@ at O(log n) reads.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 """The root of the tree of no leaves."""
@@ -51,29 +50,30 @@ def root(hashes: Sequence[bytes], start: int = 0, stop: int | None = None) -> by
     return node_hash(root(hashes, start, middle), root(hashes, middle, stop))
 
 
-Subtree = Callable[[int, int], bytes]
-"""``subtree(start, stop)``: the hash of the subtree over leaves ``start`` to
-``stop``, wherever it is kept (a list of leaf hashes, or stored levels)."""
-
-
 def inclusion_path(index: int, hashes: Sequence[bytes]) -> list[bytes]:
     """The audit path (``PATH``) of leaf ``index`` in the tree of ``hashes``."""
-    return inclusion_path_of(index, len(hashes), partial(root, hashes))
+    ranges = inclusion_ranges(index, len(hashes))
+    return [root(hashes, start, stop) for start, stop in ranges]
 
 
 def consistency_path(first: int, hashes: Sequence[bytes]) -> list[bytes]:
     """The consistency proof (``PROOF``) of the first ``first`` leaves to all."""
-    return consistency_path_of(first, len(hashes), partial(root, hashes))
+    ranges = consistency_ranges(first, len(hashes))
+    return [root(hashes, start, stop) for start, stop in ranges]
 
 
-def inclusion_path_of(index: int, size: int, subtree: Subtree) -> list[bytes]:
-    """The audit path of leaf ``index`` in the tree of ``size`` leaves."""
-    return [subtree(start, stop) for start, stop in inclusion_ranges(index, size)]
+def frontier_root(frontier: Sequence[bytes]) -> bytes:
+    """The root of a tree given the hashes of its perfect subtrees, largest first.
 
-
-def consistency_path_of(first: int, size: int, subtree: Subtree) -> list[bytes]:
-    """The consistency proof of the tree of ``first`` leaves to that of ``size``."""
-    return [subtree(start, stop) for start, stop in consistency_ranges(first, size)]
+    Those subtrees are the tree's right edge as it grows (one per bit of its
+    size), which is all a fold of the log keeps.
+    """
+    if not frontier:
+        return EMPTY_ROOT
+    hashed = frontier[-1]
+    for left in reversed(frontier[:-1]):
+        hashed = node_hash(left, hashed)
+    return hashed
 
 
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:

@@ -135,8 +135,9 @@ class Projector:
         if checkpointer is None:
             return
         try:
-            head = StoredTree(conn).head()
-            if checkpointer.due(head.size):
+            tree = StoredTree(conn)
+            if checkpointer.due(tree.size()):
+                head = tree.head()  # its root only when it is to be signed
                 checkpointer.sign(head.size, head.root)
         except Exception:
             logger.exception("signing a checkpoint failed; trying again later")

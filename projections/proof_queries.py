@@ -1,4 +1,4 @@
-"""Queries of the log's tree for the API: its head, roots and proofs.
+"""Queries of the log's tree for the API: its roots and proofs.
 
 Each answer needs no read transaction of its own: the head row, read once,
 says how far the tree goes and holds the block being filled, and every
@@ -11,12 +11,12 @@ along with the connection.
 from __future__ import annotations
 
 from projections.chain_block_cache import CachedTree, ChainCache
-from projections.chain_queries import Inclusion, TreeHead
+from projections.chain_queries import Inclusion
 from projections.snapshots import ReadModelFile
 
 
 class ChainQueries(ReadModelFile):
-    """The log's tree: its head, roots and proofs."""
+    """The log's tree: its roots and proofs."""
 
     def _tree(self) -> CachedTree:
         conn = self._connection()
@@ -24,10 +24,6 @@ class ChainQueries(ReadModelFile):
         if held is None or held[0] is not conn:
             held = self._local.block_cache = (conn, ChainCache())
         return CachedTree(conn, held[1])
-
-    def tree_head(self) -> TreeHead:
-        """The tree as far as the read models reflect the log."""
-        return self._tree().head()
 
     def tree_root(self, size: int) -> bytes:
         """The root of the tree of the first ``size`` events."""

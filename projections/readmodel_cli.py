@@ -21,7 +21,7 @@ from projections.chain_cli import chain_settings, newest_checkpoint_check
 from projections.chain_verify import ChainRefused
 from projections.checkpoints import Checkpointer
 from projections.cli_common import ledger_of
-from projections.diff_cli import change_cells, figures_text
+from projections.diff_cli import CHANGE_COLUMNS, change_cells, figures_text
 from projections.engine import UndecodableEvent
 from projections.history_pages import KINDS, HistoryFilter
 from projections.projector import Projector
@@ -217,16 +217,7 @@ def _changes(
     newest: bool,
     limit: int | None,
 ) -> Table:
-    table = Table(
-        "pos",
-        "at",
-        "type",
-        "actor",
-        "reason",
-        "panel",
-        "community",
-        title=f"verdict history of {slug}",
-    )
+    table = Table(*CHANGE_COLUMNS, title=f"verdict history of {slug}")
     items = every(
         lambda after, size: model.history_page(
             slug, after, size, newest_first=newest, only=only

@@ -7,7 +7,11 @@ with a few dicts, so a read model that disagrees with it is wrong (or it is).
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +19,17 @@ from hypothesis import strategies as st
 
 from ledger import log as event_log
 from ledger.application import Ledger
-from tests.projections.helpers import command, reviewer, tool, verdict, voter, word
+from ledger.settings import Settings
+from tests.projections.helpers import (
+    apply_command,
+    command,
+    reviewer,
+    seed,
+    tool,
+    verdict,
+    voter,
+    word,
+)
 
 _vote = st.tuples(st.just("vote"), voter, tool, verdict)
 _review = st.tuples(st.just("review"), tool, reviewer, verdict, word)
@@ -125,3 +139,18 @@ def replay(ledger: Ledger, stop: int) -> Replayed:
             positions.sort()
         found.cards[slug].update(found.counts(slug))
     return found
+
+
+@contextmanager
+def scripted(script: list[tuple[Any, ...]]) -> Iterator[tuple[Path, Ledger]]:
+    """A fresh ledger home, seeded and then run through ``script``'s commands."""
+    with tempfile.TemporaryDirectory() as directory:
+        home = Path(directory) / "home"
+        ledger = Ledger(Settings(home=home))
+        try:
+            seed(ledger)
+            for step in script:
+                apply_command(ledger, step)
+            yield home, ledger
+        finally:
+            ledger.close()

@@ -15,7 +15,7 @@ from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
-from api.pagination import LINK_HEADER, Limit, link_header, link_with
+from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Limit, link_header, link_with
 from api.problem_details import ApiProblem, documented
 from api.proof_schemas import (
     CheckpointList,
@@ -30,7 +30,6 @@ from projections.queries import ReadModel
 from projections.source import LogSource
 
 TEXT = "text/plain; charset=utf-8"
-TreeSize = Annotated[int, QueryParameter(ge=0, le=2**62)]
 
 
 def _b64(data: bytes) -> str:
@@ -96,7 +95,7 @@ class TransparencyController(Controller):
                 ge=0, le=2**62, description="Only trees larger than this size"
             ),
         ] = 0,
-        limit: Limit = 100,
+        limit: Limit = DEFAULT_LIMIT,
     ) -> Response[CheckpointList]:
         """``next`` is the ``after`` of the next page; null when this is the last."""
         store: CheckpointStore = request.app.state.checkpoints

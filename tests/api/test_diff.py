@@ -8,7 +8,6 @@ with the events of the log between the points that concern the tool.
 
 from __future__ import annotations
 
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,12 @@ from litestar.testing import TestClient
 from api import create_app
 from api.schemas import ToolDiff
 from ledger.application import Ledger
-from ledger.settings import Settings
 from projections import ReadModel
 from projections.models import Card, Figures
 from projections.rebuild import build
 from tests.api.helpers import CARD, Api, problem, settings_for
-from tests.projections.helpers import TOOLS, apply_command, seed
-from tests.replay import FIGURES, Replayed, replay, scripts
+from tests.projections.helpers import TOOLS
+from tests.replay import FIGURES, Replayed, replay, scripted, scripts
 
 DIFF = CARD + "/diff"
 
@@ -137,38 +135,28 @@ def _check_diff(
 def test_diff_agrees_with_a_replay_of_the_log_up_to_each_point(
     script: list[tuple[Any, ...]], data: st.DataObject
 ) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        home = Path(directory) / "home"
-        ledger = Ledger(Settings(home=home))
-        try:
-            seed(ledger)
-            for step in script:
-                apply_command(ledger, step)
-            head = ledger.head_position()
-            with TestClient(app=create_app(settings_for(home))) as client:
-                for _ in range(3):
-                    start, end = sorted(
-                        data.draw(
-                            st.lists(st.integers(0, head), min_size=2, max_size=2)
-                        )
-                    )
-                    slug = data.draw(st.sampled_from(TOOLS))
-                    limit = data.draw(st.integers(1, 7))
-                    params: dict[str, Any] = {"from": start, "to": end}
-                    if data.draw(st.booleans()):
-                        params.pop("to")
-                        end = head
-                    _check_diff(client, ledger, home, slug, start, end, limit, params)
-                # A time stands for the newest event stamped at or before it.
-                oracle = replay(ledger, head)
-                moment = oracle.events[data.draw(st.integers(1, head))].at
-                moment += timedelta(microseconds=data.draw(st.integers(0, 5)))
-                start = _stamp_position(oracle, moment)
+    with scripted(script) as (home, ledger):
+        head = ledger.head_position()
+        with TestClient(app=create_app(settings_for(home))) as client:
+            for _ in range(3):
+                start, end = sorted(
+                    data.draw(st.lists(st.integers(0, head), min_size=2, max_size=2))
+                )
                 slug = data.draw(st.sampled_from(TOOLS))
-                params = {"from": moment.isoformat(), "to": head}
-                _check_diff(client, ledger, home, slug, start, head, 100, params)
-        finally:
-            ledger.close()
+                limit = data.draw(st.integers(1, 7))
+                params: dict[str, Any] = {"from": start, "to": end}
+                if data.draw(st.booleans()):
+                    params.pop("to")
+                    end = head
+                _check_diff(client, ledger, home, slug, start, end, limit, params)
+            # A time stands for the newest event stamped at or before it.
+            oracle = replay(ledger, head)
+            moment = oracle.events[data.draw(st.integers(1, head))].at
+            moment += timedelta(microseconds=data.draw(st.integers(0, 5)))
+            start = _stamp_position(oracle, moment)
+            slug = data.draw(st.sampled_from(TOOLS))
+            params = {"from": moment.isoformat(), "to": head}
+            _check_diff(client, ledger, home, slug, start, head, 100, params)
 
 
 def test_diff_of_the_demo_since_its_first_event(api: Api) -> None:

@@ -9,7 +9,6 @@ read models rebuilt up to it (by one fold, and by the bulk rebuild's helpers).
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,13 @@ from litestar.testing import TestClient
 
 from api import create_app
 from api.schemas import Evidence, EvidenceList, ToolProvenance
-from ledger.application import Ledger
 from ledger.context import Context
-from ledger.settings import Settings
 from projections import ReadModel
 from projections.models import Card
 from projections.rebuild import build
 from tests.api.helpers import CARD, Api, problem, settings_for
-from tests.projections.helpers import TOOLS, apply_command, seed
-from tests.replay import FIGURES, Replayed, replay, scripts
+from tests.projections.helpers import TOOLS
+from tests.replay import FIGURES, Replayed, replay, scripted, scripts
 
 PROVENANCE = CARD + "/provenance"
 CTX = Context(actor="editor:test", request_id="test")
@@ -105,35 +102,27 @@ def _check_against(
 def test_provenance_agrees_with_a_replay_of_the_log_up_to_each_point(
     script: list[tuple[Any, ...]], data: st.DataObject
 ) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        home = Path(directory) / "home"
-        ledger = Ledger(Settings(home=home))
-        try:
-            seed(ledger)
-            for step in script:
-                apply_command(ledger, step)
-            head = ledger.head_position()
-            oracle = replay(ledger, head)
-            # Now, through the API, the live read model.
-            with TestClient(app=create_app(settings_for(home))) as client:
-                for slug in TOOLS:
-                    limit = data.draw(st.integers(1, 3))
-                    found, events = _figure_events(client, slug, limit)
-                    assert found.position == head
-                    card = client.get(f"/api/tools/{slug}").json()
-                    assert _card_counts(msgspec.convert(card, Card)) == (
-                        oracle.counts(slug)
-                    )
-                    _check_against(oracle, slug, events)
-            # Up to a random point, on read models rebuilt from the log, both
-            # in this process and by the bulk rebuild's helper processes.
-            point = data.draw(st.integers(0, head))
-            for bulk in (False, True):
-                path = home / f"replay-{point}-{bulk}.sqlite"
-                build(ledger, path, stop=point, bulk=bulk)
-                _check_read_model(path, replay(ledger, point))
-        finally:
-            ledger.close()
+    with scripted(script) as (home, ledger):
+        head = ledger.head_position()
+        oracle = replay(ledger, head)
+        # Now, through the API, the live read model.
+        with TestClient(app=create_app(settings_for(home))) as client:
+            for slug in TOOLS:
+                limit = data.draw(st.integers(1, 3))
+                found, events = _figure_events(client, slug, limit)
+                assert found.position == head
+                card = client.get(f"/api/tools/{slug}").json()
+                assert _card_counts(msgspec.convert(card, Card)) == (
+                    oracle.counts(slug)
+                )
+                _check_against(oracle, slug, events)
+        # Up to a random point, on read models rebuilt from the log, both
+        # in this process and by the bulk rebuild's helper processes.
+        point = data.draw(st.integers(0, head))
+        for bulk in (False, True):
+            path = home / f"replay-{point}-{bulk}.sqlite"
+            build(ledger, path, stop=point, bulk=bulk)
+            _check_read_model(path, replay(ledger, point))
 
 
 def _check_read_model(path: Path, oracle: Replayed) -> None:
