@@ -29,6 +29,12 @@ V = TypeVar("V")
 encode = msgspec.json.Encoder().encode
 """msgspec JSON, the API's one encoder."""
 
+NO_CACHE = b"no-cache"
+"""Cache-Control of an answer that may change: ask again each time."""
+IMMUTABLE = b"public, max-age=31536000, immutable"
+"""Cache-Control of an answer that can never change, such as a proof of a
+named checkpoint's tree."""
+
 NOT_MODIFIED = {
     304: ResponseSpec(None, description="Unchanged since the ETag in If-None-Match")
 }
@@ -95,6 +101,19 @@ class Prebuilt:
         await send(body)
 
 
+def json_bytes(body: bytes, *headers: tuple[bytes, bytes]) -> Prebuilt:
+    """A 200 answer of encoded JSON ``body`` with ``headers``, sent as is."""
+    return Prebuilt(
+        200,
+        [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
+        body,
+    )
+
+
 class Encoded:
     """A view encoded once for one read-model position, with its validator."""
 
@@ -103,16 +122,8 @@ class Encoded:
     def __init__(self, position: int, body: bytes, etag: str) -> None:
         self.position = position
         self.etag = etag
-        validators = [(b"etag", etag.encode()), (b"cache-control", b"no-cache")]
-        self.modified = Prebuilt(
-            200,
-            [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *validators,
-            ],
-            body,
-        )
+        validators = [(b"etag", etag.encode()), (b"cache-control", NO_CACHE)]
+        self.modified = json_bytes(body, *validators)
         self.not_modified = Prebuilt(304, validators, b"")
 
     def answer(self, request: Request[Any, Any, Any]) -> Prebuilt:

@@ -53,16 +53,39 @@ class Inclusion:
     inclusion_path: list[bytes]
 
 
-def _slot(
-    blocks: dict[int, Block], place: tuple[int, int, int], start: int, stop: int
-) -> bytes:
-    """The hash at ``place`` (block, index, column) of the blocks read."""
+Block = tuple[bytes, bytes, bytes]
+"""A stored block: its leaves' positions, their hashes, the subtrees they complete."""
+
+
+Place = tuple[int, int, int]
+"""Where a stored hash is: its block, its index there, and the block's column."""
+
+
+def place_of(start: int, stop: int) -> Place:
+    """Where the hash of the perfect subtree over leaves ``start`` to ``stop`` is.
+
+    A leaf's hash is among its block's leaves, a larger subtree's among the
+    subtrees of the block its last leaf is in.
+    """
+    height = (stop - start).bit_length() - 1
+    if height == 0:
+        return start // BLOCK, start % BLOCK, 1
+    block, index = node_place(height, start >> height)
+    return block, index, 2
+
+
+def stored_hash(blocks: dict[int, Block], place: Place) -> bytes:
+    """The hash at ``place`` among the blocks read.
+
+    Raises:
+        NotInTree: If those blocks do not hold it (the tree is smaller).
+    """
     block, index, column = place
     stored = blocks.get(block)
     offset = index * HASH_SIZE
     hashed = b"" if stored is None else stored[column][offset : offset + HASH_SIZE]
     if len(hashed) != HASH_SIZE:
-        msg = f"the tree holds no subtree over leaves {start} to {stop}"
+        msg = f"the stored tree does not reach block {block} of its leaves"
         raise NotInTree(msg)
     return bytes(hashed)
 
@@ -86,10 +109,6 @@ def perfect_parts(start: int, stop: int) -> Iterator[tuple[int, int]]:
     middle = start + split(size)
     yield from perfect_parts(start, middle)
     yield from perfect_parts(middle, stop)
-
-
-Block = tuple[bytes, bytes, bytes]
-"""A stored block: its leaves' positions, their hashes, the subtrees they complete."""
 
 
 class StoredTree:
@@ -162,21 +181,13 @@ class StoredTree:
     ) -> tuple[list[bytes], dict[int, Block]]:
         """:meth:`hashes_of`, reading the blocks ``also`` in the same query."""
         made = [list(perfect_parts(start, stop)) for start, stop in ranges]
-        places = {}
-        for parts in made:
-            for start, stop in parts:
-                height = (stop - start).bit_length() - 1
-                places[start, stop] = (
-                    (start // BLOCK, start % BLOCK, 1)
-                    if height == 0
-                    else (*node_place(height, start >> height), 2)
-                )
+        places = {part: place_of(*part) for parts in made for part in parts}
         blocks = self.blocks({*(place[0] for place in places.values()), *also})
         found: list[bytes] = []
-        for (start, stop), parts in zip(ranges, made, strict=True):
+        for parts in made:
             combined = b""
             for part in reversed(parts):
-                hashed = _slot(blocks, places[part], start, stop)
+                hashed = stored_hash(blocks, places[part])
                 combined = node_hash(hashed, combined) if combined else hashed
             found.append(combined or EMPTY_ROOT)
         return found, blocks

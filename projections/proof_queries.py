@@ -2,15 +2,15 @@
 
 Each answer needs no read transaction of its own: the head row, read once,
 says how far the tree goes and holds the block being filled, and every
-block before it is complete and never changes. Proofs read complete blocks
-through a cache kept with each thread's connection
-(:mod:`projections.chain_block_cache`), which a rebuild swapped in replaces
+block before it is complete and never changes. Proofs keep the hashes of large
+ranges of leaves with each thread's connection
+(:mod:`projections.chain_proof_cache`), which a rebuild swapped in replaces
 along with the connection.
 """
 
 from __future__ import annotations
 
-from projections.chain_block_cache import CachedTree, ChainCache
+from projections.chain_proof_cache import CachedTree, RangeHashes
 from projections.chain_queries import Inclusion
 from projections.snapshots import ReadModelFile
 
@@ -20,9 +20,9 @@ class ChainQueries(ReadModelFile):
 
     def _tree(self) -> CachedTree:
         conn = self._connection()
-        held = getattr(self._local, "block_cache", None)
+        held = getattr(self._local, "range_hashes", None)
         if held is None or held[0] is not conn:
-            held = self._local.block_cache = (conn, ChainCache())
+            held = self._local.range_hashes = (conn, RangeHashes())
         return CachedTree(conn, held[1])
 
     def tree_root(self, size: int) -> bytes:

@@ -14,8 +14,16 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
+from litestar.types import ASGIApp
 
 from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Limit, link_header, link_with
+from api.prebuilt import (
+    IMMUTABLE,
+    NO_CACHE,
+    encode,
+    json_bytes,
+    prebuilt_response,
+)
 from api.problem_details import ApiProblem, documented
 from api.proof_schemas import (
     CheckpointList,
@@ -113,7 +121,7 @@ class TransparencyController(Controller):
         "/events/{position:int}/proof",
         sync_to_thread=False,
         summary="The inclusion proof of an event in a checkpoint's tree (RFC 9162)",
-        responses=documented(404, 422),
+        responses={**prebuilt_response(InclusionProof), **documented(404, 422)},
     )
     def inclusion(
         self,
@@ -127,11 +135,13 @@ class TransparencyController(Controller):
                 description="A published checkpoint's tree size (default: the newest)",
             ),
         ] = None,
-    ) -> InclusionProof:
+    ) -> ASGIApp:
         """The leaf's bytes come from the log as stored: hash them yourself.
 
         A checkpoint's tree never changes, so its proofs need no wait for
-        ``min_position``: the read model is used as it stands.
+        ``min_position``: the read model is used as it stands. For the same
+        reason a proof asked of a named ``size`` is the same forever, and
+        says so to caches; one of the newest checkpoint is not.
         """
         read_model: ReadModel = request.app.state.read_model
         checkpoint = _published(request.app.state.checkpoints, size, "size")
@@ -146,12 +156,15 @@ class TransparencyController(Controller):
         if not stored or stored[0][0] != position:
             detail = f"the log holds no event at position {position}"
             raise ApiProblem("not-in-tree", detail)
-        return InclusionProof(
-            leaf_index=proof.leaf_index,
-            tree_size=tree_size,
-            leaf=_b64(leaf(stored[0])),
-            inclusion_path=[_b64(hashed) for hashed in proof.inclusion_path],
+        body = encode(
+            InclusionProof(
+                leaf_index=proof.leaf_index,
+                tree_size=tree_size,
+                leaf=_b64(leaf(stored[0])),
+                inclusion_path=[_b64(hashed) for hashed in proof.inclusion_path],
+            )
         )
+        return json_bytes(body, (b"cache-control", IMMUTABLE if size else NO_CACHE))
 
     @get(
         "/log/consistency",

@@ -126,6 +126,19 @@ def test_every_event_has_a_proof_that_verifies_against_the_checkpoint(
         )
 
 
+def test_only_a_proof_of_a_named_tree_size_may_be_cached_for_good(
+    signing: Api,
+) -> None:
+    _vote(signing, 2)
+    size = _latest(signing).size
+    newest = signing.client.get("/api/events/1/proof")
+    named = signing.client.get(f"/api/events/1/proof?size={size}")
+    assert newest.headers["cache-control"] == "no-cache"
+    assert named.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert newest.headers["content-type"] == "application/json"
+    assert named.json() == newest.json()
+
+
 def test_a_proof_in_an_older_checkpoint_verifies_against_its_root(
     signing: Api,
 ) -> None:

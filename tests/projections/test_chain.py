@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ledger.application import Ledger
 from projections import engine, files, merkle_tree, schema
+from projections.chain_proof_cache import path_ranges
 from projections.chain_queries import Block, NotInTree, StoredTree
 from projections.log_leaves import leaf, leaf_hash
 from projections.projector import Projector
@@ -254,6 +255,15 @@ def test_every_subtree_is_found_where_the_fold_put_it() -> None:
             assert chain.node_place(height, index) == (block, place)
 
 
+@settings(max_examples=300)
+@given(data=st.data(), size=st.integers(min_value=1, max_value=2**40))
+def test_a_path_read_off_the_trees_shape_is_rfc_9162s(
+    data: st.DataObject, size: int
+) -> None:
+    index = data.draw(st.integers(min_value=0, max_value=size - 1))
+    assert path_ranges(index, size) == merkle_tree.inclusion_ranges(index, size)
+
+
 def test_cached_proofs_equal_plain_ones_and_follow_a_swapped_rebuild(
     ledger: Ledger, live_path: Path, home: Path
 ) -> None:
@@ -268,12 +278,15 @@ def test_cached_proofs_equal_plain_ones_and_follow_a_swapped_rebuild(
     def plain() -> StoredTree:
         return StoredTree(sqlite3.connect(os.path.realpath(live_path)))
 
+    # a power of two, one leaf past it, a ragged edge and the whole log
+    sizes = [256, 257, 300, size]
     try:
-        for _ in range(3):  # the second and third rounds read cached blocks
-            for position in rng.sample(range(1, size + 1), 40):
-                assert model.inclusion(position, size) == plain().inclusion(
-                    position, size
-                )
+        for _ in range(3):  # the second and third rounds read kept hashes
+            for tree_size in sizes:
+                for position in rng.sample(range(1, tree_size + 1), 40):
+                    assert model.inclusion(position, tree_size) == plain().inclusion(
+                        position, tree_size
+                    )
             for first in rng.sample(range(1, size + 1), 20):
                 assert model.consistency(first, size) == plain().consistency(
                     first, size
