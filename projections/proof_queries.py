@@ -10,7 +10,7 @@ along with the connection.
 
 from __future__ import annotations
 
-from projections.chain_proof_cache import CachedTree, RangeHashes
+from projections.chain_proof_cache import CachedTree, KeptHashes
 from projections.chain_queries import Inclusion
 from projections.snapshots import ReadModelFile
 
@@ -20,9 +20,9 @@ class ChainQueries(ReadModelFile):
 
     def _tree(self) -> CachedTree:
         conn = self._connection()
-        held = getattr(self._local, "range_hashes", None)
+        held = getattr(self._local, "kept_hashes", None)
         if held is None or held[0] is not conn:
-            held = self._local.range_hashes = (conn, RangeHashes())
+            held = self._local.kept_hashes = (conn, KeptHashes())
         return CachedTree(conn, held[1])
 
     def tree_root(self, size: int) -> bytes:
