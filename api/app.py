@@ -21,10 +21,13 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api import response_cache
+from api.body_deadline import BodyDeadline
+from api.browser_security import SecurityHeaders, cors_config
 from api.config import ApiSettings
 from api.controllers.comparisons import ComparisonsController
 from api.controllers.events import EventsController
@@ -35,18 +38,23 @@ from api.controllers.problems import ProblemsController
 from api.controllers.provenance import ProvenanceController
 from api.controllers.reviewers import ReviewersController
 from api.controllers.reviews import ReviewsController
+from api.controllers.tokens import TokensController
 from api.controllers.tools import ToolsController
 from api.controllers.transparency import TransparencyController
 from api.controllers.voters import VotersController
 from api.controllers.votes import VotesController
 from api.event_stream import Shutdown
 from api.idempotency import IdempotencyStore
+from api.json_bodies import JsonRequest
+from api.log_watcher import LogWatcher
 from api.observability import AccessLog, RequestObserver, logging_config
 from api.prebuilt import EncodedCache
 from api.problem_details import problem_response
 from api.rate_limit import RateLimiter
 from api.read_your_writes import provide_read_model
 from api.security import Tokens, provide_principal
+from api.stream_slots import StreamSlots
+from api.web.reference import ReferencePage
 from api.web.templating import static_router, template_config
 from api.writer_thread import WriterThread
 from ledger.application import Ledger
@@ -62,10 +70,13 @@ API_DESCRIPTION = """\
 Every panel review, community vote and tool edit of an AI-tool comparison
 site, kept as an immutable event log, and the scorecards they add up to.
 
-Reads are public. Writes need `Authorization: Bearer <token>` (roles admin,
-editor, reviewer, voter; `POST /api/voters` issues voter tokens). Every write
+Reads are public, but for `/api/tokens` (admin). Writes need
+`Authorization: Bearer <token>` (roles admin, editor, reviewer, voter;
+`POST /api/voters` issues voter tokens, admins `POST /api/tokens`). Every write
 answers `{version, position}`; pass `position` as `min_position` on a read to
-see your write. Errors are RFC 9457 problem details.
+see your write. Errors are RFC 9457 problem details; a 503 (storage
+unavailable, read models behind) carries `Retry-After`: send the same request
+again after it. Request bodies are JSON (`Content-Type: application/json`).
 """
 
 
@@ -93,8 +104,19 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     writer = WriterThread(ledger, home.home / "writer.lock" if shared_lock else None)
     shutdown = Shutdown()
     shutdown.watch_signals()
+    log_watcher = LogWatcher(
+        ledger,
+        poll=settings.stream_poll_seconds,
+        keepalive=settings.stream_keepalive_seconds,
+        shutdown=shutdown,
+    )
+    log_watcher.start()
     app.state.update(
         shutdown=shutdown,
+        log_watcher=log_watcher,
+        stream_slots=StreamSlots(
+            settings.streams_per_client, settings.streams_per_worker
+        ),
         ledger=ledger,
         writer=writer,
         tokens=tokens,
@@ -122,6 +144,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     finally:
         sweeper.cancel()
         shutdown.stop()
+        await log_watcher.close()
         if app.state.access_log is not None:
             app.state.access_log.flush()
         writer.close()
@@ -162,6 +185,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             ProblemsController,
             PagesController,
             FeedController,
+            TokensController,
             static_router(),
         ],
         dependencies={
@@ -172,8 +196,13 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         exception_handlers={Exception: problem_response},
+        request_class=JsonRequest,
         response_cache_config=response_cache.config(),
+        cors_config=cors_config(settings.cors_origins),
         lifespan=[lifespan],
+        middleware=[
+            DefineMiddleware(BodyDeadline, seconds=settings.body_timeout_seconds)
+        ],
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
@@ -181,6 +210,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             version="0.1.0",
             description=API_DESCRIPTION,
             path="/schema",
+            render_plugins=[ReferencePage()],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
@@ -196,6 +226,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
     )
     access_log = AccessLog() if settings.access_log else None
     app.state.access_log = access_log
+    app.asgi_handler = SecurityHeaders(app.asgi_handler, schema_path="/schema")
     app.asgi_handler = RequestObserver(app.asgi_handler, access_log=access_log)
     return app
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Concatenate, ParamSpec
 
 import anyio.to_thread
@@ -30,10 +30,12 @@ from ledger import errors
 from ledger.application import Ledger, Receipt
 from ledger.context import Context
 from ledger.group_commit import VoteCommand
+from ledger.log import LoggedEvent
 
 P = ParamSpec("P")
 JSON = "application/json"
-_IF_MATCH = re.compile(r'^(?:W/)?"?(?:[a-z0-9-]+:)?(\d+)(?::\d+)?"?$')
+# Versions and positions are below 2**62: eighteen digits, nineteen at most.
+_IF_MATCH = re.compile(r'^(?:W/)?"?(?:[a-z0-9-]+:)?(\d{1,18})(?::\d{1,19})?"?$')
 
 Command = Callable[Concatenate[Context, P], Receipt]
 
@@ -123,6 +125,10 @@ async def create(
 ) -> Response[Any]:
     """Runs a create command once per ``Idempotency-Key``; answers 201.
 
+    The answer depends only on the request and on what the command appended,
+    so a retry after a crash rebuilds it from the log (see
+    :func:`api.idempotency.idempotent`).
+
     Args:
         request: The request, whose token scopes the key.
         data: The decoded body; a retry must send the same one.
@@ -132,12 +138,20 @@ async def create(
         **kwargs: The command's keyword arguments.
     """
 
-    async def created() -> StoredResponse:
-        receipt = await run(request, command, *args, **kwargs)
-        headers = {"Location": location} if location else {}
+    headers = {"Location": location} if location else {}
+
+    def answer_of(receipt: Receipt | WriteReceipt) -> StoredResponse:
         return StoredResponse(201, receipt_body(receipt), headers)
 
-    return await idempotent(request, data, created)
+    async def created() -> StoredResponse:
+        return answer_of(await run(request, command, *args, **kwargs))
+
+    def recreated(events: Sequence[LoggedEvent]) -> StoredResponse:
+        # A create appends one aggregate; the receipt is its last event's.
+        last = events[-1]
+        return answer_of(WriteReceipt(version=last.version, position=last.position))
+
+    return await idempotent(request, data, context(request), created, recreated)
 
 
 async def put(
@@ -178,8 +192,9 @@ def if_match(request: Request[Any, Any, Any]) -> int | None:
         return None
     found = _IF_MATCH.match(header.strip())
     if found is None:
+        shown = header if len(header) <= 40 else header[:40] + "…"
         raise ApiProblem(
             "invalid-if-match",
-            f"If-Match must be a version number or a card ETag, not {header!r}",
+            f"If-Match must be a version number or a card ETag, not {shown!r}",
         )
     return int(found.group(1))

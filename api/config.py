@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from api import access_lists
 from ledger.settings import Settings, env_value
 from projections.checkpoints import ChainSettings
 
@@ -34,16 +35,36 @@ class ApiSettings:
             obtain per ``voter_window_seconds``.
         voter_window_seconds: The rate-limit window for ``POST /api/voters``.
         min_position_timeout: Longest a read waits for ``min_position``.
+        ready_timeout_seconds: Longest ``/healthz/ready`` waits for the event
+            store's write lock (SQLite) or a connection (PostgreSQL).
+        min_free_bytes: Free space below which the disk holding
+            ``LEDGER_HOME`` makes the node not ready.
         idempotency_ttl_seconds: How long an ``Idempotency-Key`` is remembered.
-        stream_keepalive_seconds: Quiet time before the event stream sends a
+        stream_keepalive_seconds: How often every event stream sends a
             keep-alive comment, so proxies do not drop idle connections.
-        stream_poll_seconds: How often the event stream looks for events
-            appended by other processes (local appends wake it at once).
+        stream_poll_seconds: How often a worker's log watcher looks for
+            events appended by other processes (local appends wake it at
+            once); one watcher serves every stream of the worker.
+        streams_per_client: Event streams one client address may hold open
+            on one worker; the next is refused with 429.
+        connections_per_worker: Connections a worker serves at once, open
+            event streams and idle keep-alive connections included (granian's
+            backpressure); further ones wait to be accepted. Event streams may
+            take three quarters of them (see :attr:`streams_per_worker`).
+        header_timeout_seconds: Longest wait for a request's headers, from
+            the connection's opening or the previous answer's end, so also
+            how long an idle keep-alive connection is kept.
+        body_timeout_seconds: Longest a request's body may take to arrive,
+            from when the app first reads it; a slower one is answered 408.
         access_log: Whether to log one JSON line per request.
         write_lock: Whether this node's workers take turns writing through a
             file lock (embedded store only; see
             :class:`api.writer_thread.WriterThread`).
         log_level: Level of the ``api`` and ``projections`` loggers.
+        metrics_allow: Client networks that may read ``/metrics`` without a
+            token; none by default, so it needs an admin or metrics token.
+        cors_origins: Browser origins allowed to call the API from another
+            site (CORS); none by default, which keeps CORS off.
         chain: The log's origin and how often its checkpoints are signed;
             by default, the defaults, in the ledger's home.
     """
@@ -56,12 +77,20 @@ class ApiSettings:
     voter_tokens_per_window: int = 20
     voter_window_seconds: int = 60
     min_position_timeout: float = 2.0
+    ready_timeout_seconds: float = 1.0
+    min_free_bytes: int = 32 * 1024 * 1024
     idempotency_ttl_seconds: int = 24 * 3600
     stream_keepalive_seconds: float = 15.0
-    stream_poll_seconds: float = 0.5
+    stream_poll_seconds: float = 0.1
+    streams_per_client: int = 16
+    connections_per_worker: int = 4096
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
     access_log: bool = True
     write_lock: bool = True
     log_level: str = "INFO"
+    metrics_allow: tuple[access_lists.Network, ...] = ()
+    cors_origins: tuple[str, ...] = ()
     chain: ChainSettings | None = None
 
     @classmethod
@@ -102,6 +131,15 @@ class ApiSettings:
                 defaults.min_position_timeout,
                 minimum=0,
             ),
+            ready_timeout_seconds=env_value(
+                env,
+                "LEDGER_READY_TIMEOUT",
+                defaults.ready_timeout_seconds,
+                minimum=0.01,
+            ),
+            min_free_bytes=env_value(
+                env, "LEDGER_MIN_FREE_BYTES", defaults.min_free_bytes, minimum=0
+            ),
             idempotency_ttl_seconds=env_value(
                 env,
                 "LEDGER_IDEMPOTENCY_TTL",
@@ -117,8 +155,38 @@ class ApiSettings:
             stream_poll_seconds=env_value(
                 env, "LEDGER_STREAM_POLL", defaults.stream_poll_seconds, minimum=0.01
             ),
+            streams_per_client=env_value(
+                env,
+                "LEDGER_STREAMS_PER_CLIENT",
+                defaults.streams_per_client,
+                minimum=1,
+            ),
+            connections_per_worker=env_value(
+                env,
+                "LEDGER_CONNECTIONS_PER_WORKER",
+                defaults.connections_per_worker,
+                minimum=4,
+            ),
+            header_timeout_seconds=env_value(
+                env,
+                "LEDGER_HEADER_TIMEOUT",
+                defaults.header_timeout_seconds,
+                minimum=0.1,
+            ),
+            body_timeout_seconds=env_value(
+                env,
+                "LEDGER_BODY_TIMEOUT",
+                defaults.body_timeout_seconds,
+                minimum=0.1,
+            ),
             access_log=env_value(env, "LEDGER_ACCESS_LOG", defaults.access_log),
             write_lock=env_value(env, "LEDGER_WRITE_LOCK", defaults.write_lock),
+            metrics_allow=access_lists.networks(
+                "LEDGER_METRICS_ALLOW", env_value(env, "LEDGER_METRICS_ALLOW", "")
+            ),
+            cors_origins=access_lists.origins(
+                "LEDGER_CORS_ORIGINS", env_value(env, "LEDGER_CORS_ORIGINS", "")
+            ),
             log_level=env_value(
                 env, "LEDGER_LOG_LEVEL", defaults.log_level, choices=LOG_LEVELS
             ),
@@ -127,6 +195,15 @@ class ApiSettings:
     def __post_init__(self) -> None:
         if self.chain is None:  # frozen: set once, as a default would be
             object.__setattr__(self, "chain", ChainSettings(home=self.ledger.home))
+
+    @property
+    def streams_per_worker(self) -> int:
+        """Event streams one worker holds open at most, from all clients.
+
+        Three quarters of its connections, so a crowd of streams cannot take
+        the connections that requests need.
+        """
+        return self.connections_per_worker * 3 // 4
 
     @property
     def chain_settings(self) -> ChainSettings:

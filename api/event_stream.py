@@ -1,21 +1,21 @@
-"""Following the log for the event stream, without blocking the event loop.
+"""The event stream: what each stream sends, and ending them all on shutdown.
 
-Reads of the log run in a worker thread. Between reads the stream waits on
-an asyncio event that the ledger's listener sets after every append in this
-process, so local writes go out at once; appends by other processes (other
-workers, other nodes) are found by the periodic poll.
+Every stream of a worker is fed by the worker's one
+:class:`api.log_watcher.LogWatcher`; :func:`follow` is one stream's side of
+it. Events are encoded once, whichever stream sends them, and reads of the
+log run in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import signal
 import threading
-from collections.abc import AsyncIterator, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import msgspec
@@ -25,17 +25,50 @@ from ledger import log as event_log
 from ledger.application import Ledger
 from projections.models import AuditItem
 
+if TYPE_CHECKING:
+    from api.log_watcher import LogWatcher
+
 BATCH = 500
 RETRY_MS = 2000
 _encode = msgspec.json.Encoder().encode
 
 
-def message(event: event_log.LoggedEvent) -> ServerSentEventMessage:
+class EncodedMessage(ServerSentEventMessage):
+    """An SSE message encoded once, however many streams send it.
+
+    Litestar encodes each message a stream yields; with a thousand streams
+    on one worker, that was a thousand encodings of the same event.
+    """
+
+    def __init__(self, encoded: bytes, position: int = 0) -> None:
+        super().__init__(data=None, id=position or None)
+        self.position = position
+        self.encoded = encoded
+
+    def encode(self) -> bytes:
+        """The bytes encoded when the event was read."""
+        return self.encoded
+
+
+def message(event: event_log.LoggedEvent) -> EncodedMessage:
     """One log event as an SSE message; ``data`` has the audit item shape."""
     item = msgspec.convert(event, AuditItem, from_attributes=True)
-    return ServerSentEventMessage(
+    sse = ServerSentEventMessage(
         data=_encode(item), event=event.type, id=event.position
     )
+    return EncodedMessage(sse.encode(), event.position)
+
+
+KEEP_ALIVE = EncodedMessage(
+    ServerSentEventMessage(data=None, comment="keep-alive").encode()
+)
+"""A comment that only keeps idle connections open through proxies."""
+
+
+def read_messages(ledger: Ledger, after: int) -> list[EncodedMessage]:
+    """Up to a batch of the log's events after ``after``, encoded (blocking)."""
+    events = event_log.read(ledger.recorder, after=after, limit=BATCH)
+    return [message(event) for event in events]
 
 
 class Shutdown:
@@ -46,11 +79,12 @@ class Shutdown:
     the worker would never stop. This chains a handler onto SIGINT and
     SIGTERM (keeping whatever handler was there) that ends every stream;
     their clients reconnect elsewhere with ``Last-Event-ID`` and miss nothing.
+    It also makes sure granian hears of the signal (see :meth:`_signalled`).
     """
 
     def __init__(self) -> None:
         self.stopping = False
-        self._wakes: set[asyncio.Event] = set()
+        self._callbacks: list[Callable[[], None]] = []
 
     def watch_signals(self) -> None:
         """Chains onto SIGINT and SIGTERM; only the main thread can."""
@@ -63,76 +97,89 @@ class Shutdown:
             def handler(
                 signum: int, frame: FrameType | None, previous: Any = previous
             ) -> None:
-                loop.call_soon_threadsafe(self.stop)
+                loop.call_soon_threadsafe(self._signalled, signum)
                 if callable(previous):
                     previous(signum, frame)
 
             signal.signal(number, handler)
 
+    def _signalled(self, signum: int) -> None:
+        """Stops, then raises the signal once more, for granian's own handler.
+
+        asyncio learns of a signal from a byte that Python's C-level handler
+        writes to the loop's self-pipe, and granian's worker stops on the
+        callback asyncio then runs. When a burst of thread-safe callbacks
+        (say a thousand stream clients leaving at once) has just filled that
+        pipe, the byte is lost ("Exception ignored when trying to write to
+        the signal wakeup fd"), and the worker served on with its parent
+        waiting for it. The signal is raised again on the loop's next turn,
+        after this one has drained the pipe (it is read after the callbacks
+        already queued, this one among them), so its byte gets through;
+        granian's handler only sets an event, so hearing it twice does no
+        harm.
+        """
+        if self.stopping:
+            return
+        self.stop()
+        asyncio.get_running_loop().call_soon(signal.raise_signal, signum)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Calls ``callback`` (on the event loop) when the worker stops."""
+        self._callbacks.append(callback)
+
     def stop(self) -> None:
         """Ends every stream at its next step."""
         self.stopping = True
-        for wake in self._wakes:
-            wake.set()
-
-    @contextlib.contextmanager
-    def watching(self, wake: asyncio.Event) -> Iterator[None]:
-        """Sets ``wake`` when stopping, while the block runs."""
-        self._wakes.add(wake)
-        try:
-            yield
-        finally:
-            self._wakes.discard(wake)
+        for callback in self._callbacks:
+            callback()
 
 
-async def follow(
-    ledger: Ledger,
-    after: int,
-    *,
-    poll: float,
-    keepalive: float,
-    shutdown: Shutdown,
+def follow(
+    watcher: LogWatcher, after: int, *, on_end: Callable[[], None]
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """Yields every event after ``after``, then each new one as it is appended.
+    """Every event after ``after``, then each new one as it is appended.
 
-    Ends only when the worker stops (or the client goes away).
+    Takes events from the watcher's window while ``after`` is in it, and
+    reads the log by position while it is not (so a slow or resuming
+    stream catches up without holding anything for it). Sends a keep-alive
+    comment at each of the watcher's ticks. Ends only when the worker stops
+    (or the client goes away).
+
+    Args:
+        watcher: The worker's log watcher.
+        after: The position the stream starts after.
+        on_end: Called once the stream has ended, or once it is dropped if
+            it never started (an unstarted generator runs no ``finally``).
     """
-    loop = asyncio.get_running_loop()
-    wake = asyncio.Event()
+    stream = _follow(watcher, after, on_end)
+    weakref.finalize(stream, on_end)
+    return stream
 
-    def on_append(_: int) -> None:
-        # Runs in the writer's thread; a closed loop must not fail the write.
-        try:
-            loop.call_soon_threadsafe(wake.set)
-        except RuntimeError:
-            return
 
-    ledger.add_listener(on_append)
+async def _follow(
+    watcher: LogWatcher, after: int, on_end: Callable[[], None]
+) -> AsyncIterator[ServerSentEventMessage]:
+    shutdown = watcher.shutdown
     try:
-        with shutdown.watching(wake):
+        with watcher.following():
             yield ServerSentEventMessage(
                 data=None, comment="verdict ledger events", retry=RETRY_MS
             )
-            quiet_since = loop.time()
+            ticks = watcher.ticks
             while not shutdown.stopping:
-                wake.clear()
-                read = functools.partial(
-                    event_log.read, ledger.recorder, after=after, limit=BATCH
-                )
-                events = await anyio.to_thread.run_sync(read)
-                for event in events:
-                    yield message(event)
-                    after = event.position
-                if len(events) == BATCH:
-                    continue
-                now = loop.time()
-                if events:
-                    quiet_since = now
-                elif now - quiet_since >= keepalive:
-                    yield ServerSentEventMessage(data=None, comment="keep-alive")
-                    quiet_since = now
-                wait = min(poll, max(keepalive - (now - quiet_since), 0.0))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout=wait or poll)
+                changed = watcher.changed
+                found = watcher.since(after)
+                if found is None:
+                    read = functools.partial(read_messages, watcher.ledger, after)
+                    found = await anyio.to_thread.run_sync(read)
+                if found:
+                    for sse in found:
+                        yield sse
+                    after = found[-1].position
+                elif ticks != watcher.ticks:
+                    ticks = watcher.ticks
+                    yield KEEP_ALIVE
+                else:
+                    await changed.wait()
     finally:
-        ledger.remove_listener(on_append)
+        on_end()

@@ -2,174 +2,58 @@
 
 The first request with a key claims it (per token) and its answer is kept;
 a retry with the same body gets that answer again, marked
-``Idempotent-Replayed: true``, and appends nothing. Keys live in the node's
-``api.sqlite`` in ``LEDGER_HOME``, so every worker process shares them: a
-retry that lands on another worker still replays. Nothing here is part of
-the ledger; deleting the file forgets only the keys.
+``Idempotent-Replayed: true``, and appends nothing. The keys are the node's
+(:mod:`api.idempotency_store`), so a retry that lands on another worker
+still replays.
+
+A claim also survives the death of its request. While the request runs it
+holds the claim's lock, which the kernel drops if the process dies
+(:mod:`api.claim_locks`). A retry that finds a claim with no answer and no
+holder has an orphan: it takes the claim over (so a second retry gets 409,
+not a second write) and asks the log, the one record of what happened. If
+the orphaned request's events are there, its answer is rebuilt from them and
+replayed; if not, nothing was appended, and the retry runs the command
+itself, under its own request id. Either way the write happens once. (With
+PostgreSQL, a COMMIT the dead process had already sent completes on the
+server a moment later; a retry within that moment would miss it, and the
+create it then runs is refused as a duplicate, not appended twice.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import logging
 import sqlite3
-import threading
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response
 
+from api.idempotency_store import IdempotencyStore, Orphan, StoredResponse
 from api.problem_details import ApiProblem
 from api.security import principal_of
+from ledger import errors
+from ledger.application import Ledger
+from ledger.context import Context
+from ledger.log import LoggedEvent, of_request
+
+__all__ = ["IdempotencyStore", "StoredResponse", "fingerprint", "idempotent"]
 
 MAX_KEY = 255
 JSON = "application/json"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS idempotency (
-    scope TEXT NOT NULL,
-    key TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    created REAL NOT NULL,
-    status INTEGER,
-    body BLOB,
-    headers TEXT,
-    PRIMARY KEY (scope, key)
-);
-CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created);
-"""
+log = logging.getLogger("api.idempotency")
 
 
-@dataclass(frozen=True)
-class StoredResponse:
-    """The first answer to an idempotent request, kept for replays."""
-
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What :meth:`IdempotencyStore.claim` found for a key.
-
-    Exactly one of ``claimed`` (this request runs the command), ``replay``
-    (an earlier request finished; answer the same), ``in_flight`` (an earlier
-    request is still running) and ``mismatch`` (the key was used for a
-    different request) is set.
-    """
-
-    claimed: bool = False
-    replay: StoredResponse | None = None
-    in_flight: bool = False
-    mismatch: bool = False
-
-
-class IdempotencyStore:
-    """Idempotency keys and the answers they were given, for a while.
-
-    Args:
-        path: The SQLite file; created if missing.
-        ttl: Seconds a key is remembered after first use.
-    """
-
-    def __init__(self, path: Path, ttl: float) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            path, timeout=10, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # A remembered answer must survive a crash, or a retry would append twice.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._last_purge = 0.0
-
-    def _purge(self, now: float) -> None:
-        if now - self._last_purge < 60:
-            return
-        self._last_purge = now
-        self._db.execute(
-            "DELETE FROM idempotency WHERE created < ?", (now - self._ttl,)
-        )
-
-    def claim(self, scope: str, key: str, fingerprint: str) -> Claim:
-        """Claims ``key`` for a request, or says why it cannot run again."""
-        now = time.time()
-        with self._lock:
-            self._purge(now)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._db.execute(
-                    "SELECT fingerprint, created, status, body, headers "
-                    "FROM idempotency WHERE scope = ? AND key = ?",
-                    (scope, key),
-                ).fetchone()
-                if row is not None and row[1] < now - self._ttl:
-                    self._db.execute(
-                        "DELETE FROM idempotency WHERE scope = ? AND key = ?",
-                        (scope, key),
-                    )
-                    row = None
-                if row is None:
-                    self._db.execute(
-                        "INSERT INTO idempotency (scope, key, fingerprint, created) "
-                        "VALUES (?, ?, ?, ?)",
-                        (scope, key, fingerprint, now),
-                    )
-                    self._db.execute("COMMIT")
-                    return Claim(claimed=True)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        stored_fingerprint, _, status, body, headers = row
-        if stored_fingerprint != fingerprint:
-            return Claim(mismatch=True)
-        if status is None:
-            return Claim(in_flight=True)
-        return Claim(
-            replay=StoredResponse(status, bytes(body), msgspec.json.decode(headers))
-        )
-
-    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        """Records the answer of a claimed request for later replays."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE idempotency SET status = ?, body = ?, headers = ? "
-                "WHERE scope = ? AND key = ?",
-                (
-                    response.status,
-                    response.body,
-                    msgspec.json.encode(response.headers).decode(),
-                    scope,
-                    key,
-                ),
-            )
-
-    def release(self, scope: str, key: str) -> None:
-        """Forgets a claim whose request failed, so a corrected retry can run."""
-        with self._lock:
-            self._db.execute(
-                "DELETE FROM idempotency "
-                "WHERE scope = ? AND key = ? AND status IS NULL",
-                (scope, key),
-            )
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-def fingerprint(request: Request[Any, Any, Any], data: Any) -> str:
+def fingerprint(method: str, path: str, data: Any) -> str:
     """What makes two requests the same request: method, path and body."""
     digest = hashlib.sha256()
-    digest.update(f"{request.method} {request.url.path}\n".encode())
+    digest.update(f"{method} {path}\n".encode())
     digest.update(msgspec.json.encode(data))
     return digest.hexdigest()
 
@@ -177,20 +61,32 @@ def fingerprint(request: Request[Any, Any, Any], data: Any) -> str:
 async def idempotent(
     request: Request[Any, Any, Any],
     data: Any,
-    create: Callable[[], Awaitable[StoredResponse]],
+    ctx: Context,
+    perform: Callable[[], Awaitable[StoredResponse]],
+    rebuild: Callable[[Sequence[LoggedEvent]], StoredResponse],
 ) -> Response[Any]:
-    """Runs ``create`` once per ``Idempotency-Key`` and replays its answer.
+    """Runs ``perform`` once per ``Idempotency-Key`` and replays its answer.
 
     Without the header the request simply runs. With it, the first request
     claims the key (per token); a retry with the same body gets the first
     answer again and appends nothing; the same key with a different body is
-    a 422; a retry while the first is still running is a 409. A request that
-    fails releases its key, because it appended nothing and its retry
-    deserves a fresh try.
+    a 422; a retry while the first is still running is a 409. A request the
+    ledger refuses releases its key, because it appended nothing and its
+    retry deserves a fresh try. A request that died, or failed in a way that
+    may have appended, leaves an orphan that the next retry resolves from the
+    log (see the module's docstring).
+
+    Args:
+        request: The request, whose token scopes the key.
+        data: The decoded body; a retry must send the same one.
+        ctx: The actor and request id the command stamps on its events.
+        perform: Runs the command and says what to answer.
+        rebuild: The same answer, made from the events the command appended,
+            for a retry that finds them in the log.
     """
     key = request.headers.get("idempotency-key")
     if key is None:
-        return _response(await create())
+        return _response(await perform())
     key = key.strip()
     if not key or len(key) > MAX_KEY:
         raise ApiProblem(
@@ -198,9 +94,16 @@ async def idempotent(
             f"Idempotency-Key must be 1-{MAX_KEY} characters",
         )
     store: IdempotencyStore = request.app.state.idempotency
+    ledger: Ledger = request.app.state.ledger
     scope = principal_of(request).token_id
+    after = await anyio.to_thread.run_sync(ledger.head_position)
     claim = await anyio.to_thread.run_sync(
-        store.claim, scope, key, fingerprint(request, data)
+        store.claim,
+        scope,
+        key,
+        fingerprint(request.method, request.url.path, data),
+        ctx.request_id,
+        after,
     )
     if claim.mismatch:
         raise ApiProblem(
@@ -217,13 +120,86 @@ async def idempotent(
         )
     if claim.replay is not None:
         return _response(claim.replay, replayed=True)
-    try:
-        stored = await create()
-    except BaseException:
-        await anyio.to_thread.run_sync(store.release, scope, key)
-        raise
-    await anyio.to_thread.run_sync(store.complete, scope, key, stored)
-    return _response(stored)
+    held = _Held(store, ledger, scope, key, ctx, after)
+    # Once claimed, the command and the storing of its answer run to the end
+    # even if this request is cancelled, so the claim never outlives them.
+    task = asyncio.ensure_future(held.carry_out(claim.orphan, perform, rebuild))
+    task.add_done_callback(_retrieve)
+    return await asyncio.shield(task)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A key this request holds: what it runs and how it lets go."""
+
+    store: IdempotencyStore
+    ledger: Ledger
+    scope: str
+    key: str
+    ctx: Context
+    after: int
+
+    async def carry_out(
+        self,
+        orphan: Orphan | None,
+        perform: Callable[[], Awaitable[StoredResponse]],
+        rebuild: Callable[[Sequence[LoggedEvent]], StoredResponse],
+    ) -> Response[Any]:
+        try:
+            if orphan is not None:
+                found = await self._appended(orphan)
+                if found:
+                    stored = rebuild(found)
+                    await self._complete(stored)
+                    log.info(
+                        "idempotency key recovered from the log",
+                        extra={"orphan_request_id": orphan.request_id},
+                    )
+                    return _response(stored, replayed=True)
+                await anyio.to_thread.run_sync(
+                    self.store.adopt,
+                    self.scope,
+                    self.key,
+                    self.ctx.request_id,
+                    self.after,
+                )
+            stored = await perform()
+        except (errors.LedgerError, ApiProblem):
+            await anyio.to_thread.run_sync(self.store.release, self.scope, self.key)
+            raise
+        except BaseException:
+            await anyio.to_thread.run_sync(self.store.abandon, self.scope, self.key)
+            raise
+        await self._complete(stored)
+        return _response(stored)
+
+    async def _appended(self, orphan: Orphan) -> list[LoggedEvent]:
+        """The orphaned request's events, from the log alone."""
+        if not orphan.request_id:
+            return []
+        find = functools.partial(
+            of_request,
+            self.ledger.recorder,
+            orphan.request_id,
+            actor=self.ctx.actor,
+            after=orphan.after,
+        )
+        return await anyio.to_thread.run_sync(find)
+
+    async def _complete(self, stored: StoredResponse) -> None:
+        try:
+            await anyio.to_thread.run_sync(
+                self.store.complete, self.scope, self.key, stored
+            )
+        except sqlite3.Error:
+            # The write stands; the claim is an orphan that the log resolves.
+            log.warning("could not store an idempotent answer", exc_info=True)
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Marks a shielded task's failure as seen; its awaiter may have left."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _response(stored: StoredResponse, *, replayed: bool = False) -> Response[Any]:

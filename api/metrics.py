@@ -29,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from api.storage_faults import storage_fault
 from projections.models import Lag
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -49,6 +50,12 @@ EVENTS_APPENDED = Counter(
     "ledger_events_appended",
     "Events this node appended to the log, by ledger command.",
     ["command"],
+)
+STORAGE_FAULTS = Counter(
+    "ledger_storage_faults",
+    "Requests answered 503 storage-unavailable, by cause (busy, full, "
+    "read-only, failing, unreachable).",
+    ["cause"],
 )
 
 
@@ -80,7 +87,12 @@ class LagCollector(Collector):
         self._lag = lag
 
     def collect(self) -> Iterator[Metric]:
-        lag = self._lag()
+        try:
+            lag = self._lag()
+        except Exception as error:
+            if storage_fault(error) is None:
+                raise
+            return  # the head cannot be read now; the other metrics still can
         for name, doc, value in (
             (
                 "ledger_head_position",

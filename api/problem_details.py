@@ -23,7 +23,15 @@ from litestar.exceptions import (
 )
 from litestar.openapi import ResponseSpec
 
-from api.problem_kinds import BY_HTTP_STATUS, KINDS, ProblemKind, of_ledger_error
+from api import metrics
+from api.problem_kinds import (
+    BY_HTTP_STATUS,
+    KINDS,
+    TYPE_BASE,
+    ProblemKind,
+    of_ledger_error,
+)
+from api.storage_faults import storage_fault
 from ledger import errors
 
 MEDIA_TYPE = "application/problem+json"
@@ -149,16 +157,42 @@ def to_problem(exc: Exception) -> tuple[Problem, dict[str, str]]:
         if isinstance(exc, NotAuthorizedException):
             headers.setdefault("WWW-Authenticate", 'Bearer realm="verdict-ledger"')
         return _http_problem(exc), headers
+    fault = storage_fault(exc)
+    if fault is not None:
+        problem = Problem.of(KINDS["storage-unavailable"], fault.detail)
+        return problem, {"Retry-After": str(fault.retry_after)}
     return Problem.of(KINDS["internal-error"], KINDS["internal-error"].description), {}
+
+
+def _note_unavailable(
+    request: Request[Any, Any, Any], problem: Problem, exc: Exception
+) -> None:
+    """Logs a 503 in one line, with the driver's words for a storage fault.
+
+    No traceback: it is a state of the node, not a bug. Storage faults are
+    counted by cause, for alerts.
+    """
+    fault = storage_fault(exc)
+    if fault is not None:
+        metrics.STORAGE_FAULTS.labels(cause=fault.cause).inc()
+    log.warning(
+        "%s on %s %s: %s",
+        problem.type.removeprefix(TYPE_BASE),
+        request.method,
+        request.url.path,
+        str(exc) if fault is None else f"{fault.cause}: {fault.reason}",
+    )
 
 
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Litestar's handler for every exception: answers with problem details."""
     problem, headers = to_problem(exc)
-    if problem.status >= 500:
+    if problem.status == 500:
         log.exception(
             "unhandled error on %s %s", request.method, request.url.path, exc_info=exc
         )
+    elif problem.status >= 500:
+        _note_unavailable(request, problem, exc)
     problem.instance = request.url.path
     request_id = request.scope.get("state", {}).get("request_id")
     if request_id:
@@ -182,7 +216,11 @@ def _description(status: int) -> str:
 
 
 def documented(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problems a handler can answer with."""
+    """OpenAPI entries for the problems a handler can answer with.
+
+    503 is always among them: any operation may find its storage unable to
+    answer (``storage-unavailable``).
+    """
     return {
         status: ResponseSpec(
             data_container=Problem,
@@ -190,5 +228,5 @@ def documented(*statuses: int) -> dict[int, ResponseSpec]:
             media_type=MEDIA_TYPE,
             generate_examples=False,
         )
-        for status in statuses
+        for status in sorted({*statuses, 503})
     }

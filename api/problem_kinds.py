@@ -102,8 +102,9 @@ OWN = (
     ProblemKind(
         "position-beyond-log",
         422,
-        "min_position (or position) names a position the log has not reached; "
-        "no wait would get there.",
+        "min_position (or position, or an event stream's Last-Event-ID or "
+        "after) names a position the log has not reached; no wait would get "
+        "there.",
     ),
     ProblemKind(
         "projection-behind",
@@ -134,6 +135,49 @@ OWN = (
         "seconds.",
     ),
     ProblemKind(
+        "too-many-streams",
+        429,
+        "This address already holds as many open event streams as a worker "
+        "allows (LEDGER_STREAMS_PER_CLIENT); close one, or retry after "
+        "Retry-After seconds.",
+    ),
+    ProblemKind(
+        "streams-full",
+        503,
+        "This worker already serves as many event streams as it keeps room "
+        "for (three quarters of LEDGER_CONNECTIONS_PER_WORKER); retry after "
+        "Retry-After seconds.",
+    ),
+    ProblemKind(
+        "body-timeout",
+        408,
+        "The request body did not arrive in full within LEDGER_BODY_TIMEOUT "
+        "seconds of the server starting to read it; send the request again, "
+        "body and all, on a new connection.",
+    ),
+    ProblemKind(
+        "token-not-found",
+        404,
+        "No API token has that id (GET /api/tokens lists them).",
+    ),
+    ProblemKind(
+        "token-already-revoked",
+        409,
+        "The token was revoked before; a revocation holds for good.",
+    ),
+    ProblemKind(
+        "invalid-duration",
+        422,
+        "A token's expires_in is a whole number of minutes, hours or days (90m, "
+        "12h, 30d), above zero and at most 3650d.",
+    ),
+    ProblemKind(
+        "reviewer-token-mismatch",
+        422,
+        "A reviewer token names the reviewer handle it writes as, and only a "
+        "reviewer token names one.",
+    ),
+    ProblemKind(
         "unknown-event-type",
         422,
         "The type filter names no event type of the log.",
@@ -156,6 +200,32 @@ OWN = (
         422,
         "A consistency proof goes from a smaller tree to a larger one: from "
         "must not be above to.",
+    ),
+    ProblemKind(
+        "unsupported-media-type",
+        415,
+        "A request body is JSON: send it with 'Content-Type: application/json' "
+        "(or another +json type).",
+    ),
+    ProblemKind(
+        "body-too-deep",
+        400,
+        "The JSON body nests arrays and objects more than 32 deep; no request of "
+        "this API needs more than a few.",
+    ),
+    ProblemKind(
+        "storage-unavailable",
+        503,
+        "The ledger's storage could not take the request just now: its lock was "
+        "held past the wait, its disk is full or read-only, or the event store is "
+        "out of reach. Nothing was recorded; retry after Retry-After seconds.",
+    ),
+    ProblemKind(
+        "not-ready",
+        503,
+        "This node cannot take writes just now (its storage cannot be written) "
+        "or its read models are not open; the detail says which. Send traffic "
+        "elsewhere, or retry after Retry-After seconds.",
     ),
     ProblemKind(
         "internal-error",

@@ -31,9 +31,14 @@ SWEEP_EVERY = 1.0
 
 
 def cache_key(request: Request[Any, Any, Any]) -> str:
-    """The read model's position, then the request's path and query."""
+    """The read model's position, the method, then the path and query.
+
+    The method, because Litestar's automatic OPTIONS answer of a cached
+    route is cached too: keyed by URL alone, one OPTIONS request made every
+    GET of that URL answer its empty 204.
+    """
     position = request.app.state.read_model.position()
-    return f"{position}:{request.url.path}?{request.url.query}"
+    return f"{position}:{request.method}:{request.url.path}?{request.url.query}"
 
 
 def config() -> ResponseCacheConfig:

@@ -268,9 +268,27 @@ class ComparisonList(msgspec.Struct):
 
 
 class Health(msgspec.Struct):
-    """Liveness and how far this node's read model trails the log."""
+    """Liveness and how far this node's read model trails the log.
 
-    status: Literal["ok", "lagging"]
-    head: int
+    ``storage-unavailable`` when the log's head cannot be read just now:
+    ``head`` and ``lag`` are then null, ``projected`` what the read models
+    last reflected.
+    """
+
+    status: Literal["ok", "lagging", "storage-unavailable"]
+    head: int | None
     projected: int
-    lag: int
+    lag: int | None
+
+
+class Liveness(msgspec.Struct):
+    """``/healthz/live``: the process answers."""
+
+    status: Literal["alive"]
+
+
+class Readiness(msgspec.Struct):
+    """``/healthz/ready`` when the node is ready: what each check found."""
+
+    status: Literal["ready"]
+    checks: dict[str, str]

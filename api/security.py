@@ -5,12 +5,20 @@ guard verifies the token against the hashed :class:`ledger.auth.TokenStore`
 before the handler runs, so a refused request never reaches the ledger and
 appends nothing: no token or a bad one is 401, a valid token of the wrong
 role is 403.
+
+Nothing verified is cached: every request reads its token's row, so a token
+revoked (``ledger token revoke``, ``DELETE /api/tokens/{id}``) or past its
+expiry is refused from the next request on, by every worker. A token's last
+use is written at most once a minute, on a thread of its own, never on the
+event loop.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +26,17 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from ledger.auth import Principal, TokenStore
+from api import access_lists
+from ledger.auth import LAST_USE_GRANULARITY, Principal, TokenStore
 
-# Roles that may act as each role; an admin may do anything an editor may.
+# Roles that may act as each role; an admin may do anything an editor may,
+# and read the metrics a ``metrics`` token (a scraper's) may read.
 ACTS_AS = {
     "admin": frozenset({"admin"}),
     "editor": frozenset({"editor", "admin"}),
     "reviewer": frozenset({"reviewer"}),
     "voter": frozenset({"voter"}),
+    "metrics": frozenset({"metrics", "admin"}),
 }
 _STATE_KEY = "principal"
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -37,7 +48,7 @@ class Tokens:
 
     SQLite connections belong to the thread that opened them, and handlers
     run both on the event loop and in worker threads, so each thread gets its
-    own store.
+    own store. Last uses are written by one thread of their own.
     """
 
     def __init__(self, path: Path, secret: bytes) -> None:
@@ -46,8 +57,12 @@ class Tokens:
         self._local = threading.local()
         self._opened: list[TokenStore] = []
         self._lock = threading.Lock()
+        self._touches = ThreadPoolExecutor(1, thread_name_prefix="token-last-use")
+        # Token id -> when this worker last queued a write of its last use.
+        self._queued: dict[str, float] = {}
 
-    def _store(self) -> TokenStore:
+    def store(self) -> TokenStore:
+        """This thread's store."""
         store: TokenStore | None = getattr(self._local, "store", None)
         if store is None:
             store = TokenStore(self._path, self._secret)
@@ -57,15 +72,32 @@ class Tokens:
         return store
 
     def verify(self, token: str) -> Principal | None:
-        """The principal of a valid token, or None."""
-        return self._store().verify(token)
+        """The principal of a valid token, or None; queues its last use."""
+        principal = self.store().verify(token)
+        if principal is not None and principal.touch_due():
+            self._queue_touch(principal.token_id)
+        return principal
+
+    def _queue_touch(self, token_id: str) -> None:
+        now = time.monotonic()
+        queued = self._queued.get(token_id)
+        if queued is not None and now - queued < LAST_USE_GRANULARITY.total_seconds():
+            return
+        if len(self._queued) >= 100_000:
+            self._queued.clear()
+        self._queued[token_id] = now
+        self._touches.submit(lambda: self.store().touch(token_id))
 
     def create(self, role: str, reviewer: str | None = None) -> str:
         """Issues a token; see :meth:`TokenStore.create`."""
-        return self._store().create(role, reviewer)
+        return self.store().create(role, reviewer)
 
     def close(self) -> None:
-        """Closes the store of every thread (call once, at shutdown)."""
+        """Writes the queued last uses, then closes every thread's store.
+
+        Call once, at shutdown.
+        """
+        self._touches.shutdown(wait=True)
         with self._lock:
             opened, self._opened = self._opened, []
         for store in opened:
@@ -106,30 +138,44 @@ Guard = Callable[
 ]
 
 
+def demand(connection: ASGIConnection[Any, Any, Any, Any], role: str) -> Principal:
+    """The caller, if its token may act as ``role``.
+
+    Raises:
+        NotAuthorizedException: No token, or one that is not valid (401).
+        PermissionDeniedException: A valid token of another role (403).
+    """
+    if bearer_token(connection) is None:
+        msg = "this request needs 'Authorization: Bearer <token>'"
+        raise NotAuthorizedException(msg)
+    principal = authenticate(connection)
+    if principal is None:
+        msg = "the bearer token is not valid (unknown, revoked, expired or malformed)"
+        raise NotAuthorizedException(msg)
+    allowed = ACTS_AS[role]
+    if principal.role not in allowed:
+        msg = (
+            f"a {principal.role} token may not do this; it needs "
+            f"{' or '.join(sorted(allowed))}"
+        )
+        raise PermissionDeniedException(msg)
+    return principal
+
+
 def requires(role: str) -> Guard:
     """A guard that lets through only tokens that may act as ``role``.
 
     Async on purpose: Litestar runs a sync guard in a worker thread, and a
     token check is one indexed read, far cheaper than that hand-off.
     """
-    allowed = ACTS_AS[role]
+    if role not in ACTS_AS:  # fails when the route is declared, not when used
+        msg = f"no role {role!r}"
+        raise ValueError(msg)
 
     async def guard(
         connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
     ) -> None:
-        if bearer_token(connection) is None:
-            msg = "this request needs 'Authorization: Bearer <token>'"
-            raise NotAuthorizedException(msg)
-        principal = authenticate(connection)
-        if principal is None:
-            msg = "the bearer token is not valid (unknown, revoked or malformed)"
-            raise NotAuthorizedException(msg)
-        if principal.role not in allowed:
-            msg = (
-                f"a {principal.role} token may not do this; it needs "
-                f"{' or '.join(sorted(allowed))}"
-            )
-            raise PermissionDeniedException(msg)
+        demand(connection, role)
 
     guard.__name__ = f"requires_{role}"
     return guard
@@ -147,3 +193,19 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
         msg = "this request needs a valid bearer token"
         raise NotAuthorizedException(msg)
     return principal
+
+
+async def metrics_reader(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """The guard of ``/metrics``: an allowed client network, or a token.
+
+    A client whose address is in ``LEDGER_METRICS_ALLOW`` needs no token;
+    anyone else needs a ``metrics`` (a scraper's) or ``admin`` token. The
+    address is the peer the server sees, so behind a proxy list the proxy's
+    or give the scraper a token.
+    """
+    allowed = connection.app.state.settings.metrics_allow
+    client = connection.client.host if connection.client else None
+    if not access_lists.allows(allowed, client):
+        demand(connection, "metrics")

@@ -4,23 +4,46 @@ Registered through the ``ledger.commands`` entry point group, so the write
 side's CLI never imports the HTTP side. The command itself opens nothing:
 each granian worker builds its own app with :func:`api.app.create_app_from_env`
 and opens the ledger and read model in its lifespan.
+
+Before granian starts, the command refuses a port something already listens
+on (:mod:`api.port_check`) and makes the workers' metrics directory under
+the home (:mod:`api.metrics_dir`). granian speaks HTTP/1.1 only, so that its
+header timeout holds from the first byte of a connection; it is also how
+long an idle keep-alive connection is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
-import tempfile
+import resource
 
 import click
 
+from api import metrics_dir
 from api.config import ApiSettings
+from api.port_check import refuse_busy_port
 
 TARGET = "api.app:create_app_from_env"
 # Named here, not imported from api.metrics: prometheus_client picks its
 # storage when first imported, and granian may fork the workers from this
 # process, so it must not be imported before the variable is set.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def allow_open_files(needed: int) -> None:
+    """Lifts the open-files limit towards ``needed``, as far as allowed.
+
+    Every connection is a file; a soft limit of 1,024 (a common default)
+    would refuse connections long before the workers are full. The workers
+    inherit the raised limit.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 @click.command("serve")
@@ -37,7 +60,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 )
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the JSON API, pages and feeds of LEDGER_HOME over HTTP."""
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.server import Server
 
     try:
@@ -47,6 +71,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     host = host or defaults.host
     port = port if port is not None else defaults.port
     workers = workers or defaults.workers
+    refuse_busy_port(host, port)
+    allow_open_files(workers * defaults.connections_per_worker + 256)
     # The workers read their settings from the environment they inherit.
     os.environ.update(
         LEDGER_HOST=host,
@@ -54,27 +80,27 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         LEDGER_WORKERS=str(workers),
         LEDGER_HOME=str(defaults.ledger.home.resolve()),
     )
-    metrics_dir = os.environ.get(MULTIPROC_ENV)
-    owned_metrics_dir = None
-    if not metrics_dir:
-        owned_metrics_dir = tempfile.mkdtemp(prefix="ledger-metrics-")
-        os.environ[MULTIPROC_ENV] = owned_metrics_dir
     click.echo(
         f"serving {defaults.ledger.home} on http://{host}:{port} "
         f"with {workers} worker(s)",
         err=True,
     )
-    try:
+    with contextlib.ExitStack() as stack:
+        if not os.environ.get(MULTIPROC_ENV):
+            owned = stack.enter_context(metrics_dir.owned(defaults.ledger.home))
+            os.environ[MULTIPROC_ENV] = str(owned)
         Server(
             TARGET,
             address=host,
             port=port,
             interface=Interfaces.ASGI,
+            http=HTTPModes.http1,
+            http1_settings=HTTP1Settings(
+                header_read_timeout=round(defaults.header_timeout_seconds * 1000)
+            ),
             workers=workers,
+            backpressure=defaults.connections_per_worker,
             factory=True,
             log_access=False,
             respawn_failed_workers=True,
         ).serve()
-    finally:
-        if owned_metrics_dir:
-            shutil.rmtree(owned_metrics_dir, ignore_errors=True)

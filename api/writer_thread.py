@@ -10,6 +10,11 @@ votes that queued up next to each other are appended together (see
 :mod:`ledger.group_commit`), everything else is its own transaction. Under load
 a batch grows with the queue, so the hand-offs and the flushes to disk are
 shared by many requests.
+
+A command that meets a storage fault (:mod:`api.storage_faults`) ends its
+batch: the commands queued behind it fail with that fault without running,
+instead of each waiting out the same timeout, and the thread goes on to the
+next batch, which finds out whether the fault has cleared.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from api.storage_faults import LastWrite, not_attempted
 from ledger.application import Ledger, Receipt
 from ledger.group_commit import VoteCommand, cast_together
 
@@ -66,6 +72,8 @@ class WriterThread:
         name: str = "ledger-writer",
     ) -> None:
         self._ledger = ledger
+        self.health = LastWrite()
+        """Whether the latest write met a storage fault (for readiness)."""
         self._lock_file = None
         if lock_path is not None:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,16 +133,26 @@ class WriterThread:
                 return
 
     def _run_batch(self, batch: list[_Job]) -> None:
+        """Runs a batch; after a storage fault, the rest fail without running.
+
+        Every command of the batch would otherwise wait out the same busy
+        timeout, or the same wait for a connection, one after the other.
+        """
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         start = 0
+        fault: BaseException | None = None
         while start < len(batch):
             end = start + 1
             if isinstance(batch[start][0], VoteCommand):
                 while end < len(batch) and isinstance(batch[end][0], VoteCommand):
                     end += 1
-            for (_, loop, future), outcome in zip(
-                batch[start:end], self._outcomes(batch[start:end]), strict=True
-            ):
+            jobs = batch[start:end]
+            if fault is None:
+                outcomes = self._outcomes(jobs)
+                fault = self.health.record(outcomes)
+            else:
+                outcomes = [not_attempted(fault) for _ in jobs]
+            for (_, loop, future), outcome in zip(jobs, outcomes, strict=True):
                 ok = not isinstance(outcome, BaseException)
                 by_loop.setdefault(loop, []).append((future, ok, outcome))
             start = end

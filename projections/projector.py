@@ -154,6 +154,11 @@ class Projector:
         """Asks the follower to look at the log now (a listener for appends)."""
         self._wakeup.set()
 
+    @property
+    def following(self) -> bool:
+        """Whether the follower thread is running (see :meth:`start`)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
         """Follows the log in a daemon thread until :meth:`stop`."""
         if self._thread is not None:

@@ -90,7 +90,7 @@ class ComparisonsController(Controller):
         guards=[requires("editor")],
         security=BEARER,
         summary="Publish a comparison of two registered tools (editor)",
-        responses=documented(400, 401, 403, 404, 409, 413, 422),
+        responses=documented(400, 401, 403, 404, 409, 413, 415, 422),
     )
     async def publish(
         self,

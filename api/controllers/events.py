@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -22,6 +23,8 @@ from ledger import log as event_log
 from ledger.application import Ledger
 from projections.queries import ReadModel
 
+_POSITION = re.compile(r"[0-9]{1,19}")  # positions stay below 2**62
+
 
 def _check_type(type_: str | None) -> None:
     if type_ is not None and type_ not in event_log.EVENT_CLASSES:
@@ -32,16 +35,30 @@ def _check_type(type_: str | None) -> None:
 
 
 def _resume_point(last_event_id: str) -> int:
-    try:
-        position = int(last_event_id)
-    except ValueError:
-        position = -1
-    if position < 0:
+    found = _POSITION.fullmatch(last_event_id.strip())
+    if found is None:
+        shown = last_event_id[:40] + ("…" if len(last_event_id) > 40 else "")
         raise ApiProblem(
             "invalid-last-event-id",
-            f"Last-Event-ID must be a log position, not {last_event_id!r}",
+            f"Last-Event-ID must be a log position, not {shown!r}",
         )
-    return position
+    return int(found.group())
+
+
+def _check_start(start: int, head: int) -> None:
+    """Refuses to start a stream after a position the log has not reached.
+
+    Such a client followed another log (or this one before a restore), and
+    nothing it could be sent would be right. A refusal (not a stream that
+    waits) ends an EventSource's reconnecting: it gives up on any answer
+    but 200, where a stream that failed would have it reconnect for ever.
+    """
+    if start > head:
+        raise ApiProblem(
+            "position-beyond-log",
+            f"position {start} is past the end of the log (head {head}); "
+            "start again without Last-Event-ID or after",
+        )
 
 
 class EventsController(Controller):
@@ -96,7 +113,7 @@ class EventsController(Controller):
     @get(
         "/stream",
         summary="The log as server-sent events, live, resumable with Last-Event-ID",
-        responses=documented(400, 422),
+        responses=documented(400, 422, 429),
     )
     async def stream(
         self,
@@ -122,20 +139,22 @@ class EventsController(Controller):
         A reconnecting client sends ``Last-Event-ID`` and gets every event
         after it, so nothing is missed. Idle streams get a keep-alive comment.
         Events come straight from the log, so they arrive before the read
-        models have caught up.
+        models have caught up. A start past the log's head (from
+        ``Last-Event-ID`` or ``after``) is refused with 422 before any event
+        is sent. One client address may hold
+        ``LEDGER_STREAMS_PER_CLIENT`` streams open per worker; the next is
+        refused with 429. A worker full of streams refuses more with 503.
         """
         start = after
         if last_event_id is not None:
             start = _resume_point(last_event_id)
+        head: int = await anyio.to_thread.run_sync(ledger.head_position)
         if start is None:
-            head: int = await anyio.to_thread.run_sync(ledger.head_position)
             start = head
-        settings = request.app.state.settings
+        _check_start(start, head)
+        state = request.app.state
+        client = request.client.host if request.client else "unknown"
         events: AsyncIterator[ServerSentEventMessage] = follow(
-            ledger,
-            start,
-            poll=settings.stream_poll_seconds,
-            keepalive=settings.stream_keepalive_seconds,
-            shutdown=request.app.state.shutdown,
+            state.log_watcher, start, on_end=state.stream_slots.take(client)
         )
         return ServerSentEvent(events)

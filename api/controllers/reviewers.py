@@ -27,7 +27,7 @@ class ReviewersController(Controller):
         guards=[requires("admin")],
         security=BEARER,
         summary="Enroll a panel reviewer (admin)",
-        responses=documented(400, 401, 403, 409, 413, 422),
+        responses=documented(400, 401, 403, 409, 413, 415, 422),
     )
     async def enroll(
         self,

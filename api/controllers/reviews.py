@@ -78,7 +78,7 @@ class ReviewsController(Controller):
         summary="Submit, revise or resubmit one's review (that reviewer)",
         responses={
             **commands.FIRST_PUT,
-            **documented(400, 401, 403, 404, 409, 412, 413, 422),
+            **documented(400, 401, 403, 404, 409, 412, 413, 415, 422),
         },
     )
     async def put_review(

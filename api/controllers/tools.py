@@ -40,11 +40,24 @@ def missing(slug: str) -> errors.ToolNotFound:
     return errors.ToolNotFound(f"no tool {slug!r}")
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """A time from a query; a time without a zone is taken as UTC."""
-    if moment is not None and moment.tzinfo is None:
+def _utc(name: str, moment: datetime | None) -> datetime | None:
+    """A time from a query, in UTC; a time without a zone is taken as UTC.
+
+    Raises:
+        ApiProblem: ``validation-failed``, for a time that falls outside the
+            years 1 to 9999 once in UTC (``0001-01-01T00:00+14:00``).
+    """
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ApiProblem(
+            "validation-failed",
+            f"{name}: {moment.isoformat()} is outside the years 1 to 9999 in UTC",
+        ) from None
 
 
 class ToolsController(Controller):
@@ -169,8 +182,8 @@ class ToolsController(Controller):
         try:
             only = HistoryFilter(
                 kinds=frozenset(kind or ()),
-                since=_utc(since),
-                until=_utc(until),
+                since=_utc("since", since),
+                until=_utc("until", until),
                 actor=actor,
             )
         except EmptyTimeRange as refused:
@@ -214,7 +227,7 @@ class ToolsController(Controller):
             )
         if position is not None:
             await reach(state, position)
-        card = read_model.card_as_of(slug, at=_utc(as_of), position=position)
+        card = read_model.card_as_of(slug, at=_utc("as_of", as_of), position=position)
         if card is None:
             if read_model.tool(slug) is None:
                 raise missing(slug)
@@ -227,7 +240,7 @@ class ToolsController(Controller):
         guards=[requires("editor")],
         security=BEARER,
         summary="Register a tool (editor)",
-        responses=documented(400, 401, 403, 409, 413, 422),
+        responses=documented(400, 401, 403, 409, 413, 415, 422),
     )
     async def register(
         self,
@@ -250,7 +263,7 @@ class ToolsController(Controller):
         guards=[requires("editor")],
         security=BEARER,
         summary="Edit some of a tool's fields, with a reason (editor)",
-        responses=documented(400, 401, 403, 404, 409, 412, 413, 422),
+        responses=documented(400, 401, 403, 404, 409, 412, 413, 415, 422),
     )
     async def edit(
         self,

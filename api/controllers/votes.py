@@ -44,7 +44,7 @@ class VotesController(Controller):
         summary="Vote ship or skip on a tool (voter)",
         responses={
             **commands.FIRST_PUT,
-            **documented(400, 401, 403, 404, 409, 413, 422),
+            **documented(400, 401, 403, 404, 409, 413, 415, 422),
         },
     )
     async def vote_tool(
@@ -79,7 +79,7 @@ class VotesController(Controller):
         summary="Pick a side in a head-to-head (voter)",
         responses={
             **commands.FIRST_PUT,
-            **documented(400, 401, 403, 404, 409, 413, 422),
+            **documented(400, 401, 403, 404, 409, 413, 415, 422),
         },
     )
     async def vote_comparison(

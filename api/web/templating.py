@@ -7,15 +7,19 @@ free text) and strict, and get the filters of :mod:`api.web.present`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Router
 from litestar.datastructures import CacheControlHeader
+from litestar.file_system import BaseLocalFileSystem
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_404_NOT_FOUND
 from litestar.template.config import TemplateConfig
+from litestar.types import PathType
+from litestar.types.file_types import FileInfo
 
 from api.web.present import FILTERS
 
@@ -45,6 +49,19 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment()))
 
 
+class StaticFiles(BaseLocalFileSystem):
+    """The local file system, where a path with a NUL byte names no file.
+
+    The operating system refuses such a path with ``ValueError``, which
+    would answer 500; a missing file is the 404 it deserves.
+    """
+
+    async def info(self, path: PathType, **kwargs: Any) -> FileInfo:
+        if "\x00" in str(path):
+            raise FileNotFoundError(path)
+        return await super().info(path, **kwargs)
+
+
 def static_router() -> Router:
     """Serves ``static/`` (one stylesheet, one script) under /static."""
     return create_static_files_router(
@@ -52,6 +69,7 @@ def static_router() -> Router:
         directories=[STATIC],
         name="static",
         cache_control=CacheControlHeader(max_age=300),
+        file_system=StaticFiles(),
     )
 
 

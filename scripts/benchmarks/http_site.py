@@ -152,11 +152,17 @@ def _free_port() -> int:
 class Server:
     """``ledger serve`` in a subprocess, stopped with SIGINT like a person would."""
 
-    def __init__(self, home: Path, workers: int, log: Path) -> None:
+    def __init__(
+        self,
+        home: Path,
+        workers: int,
+        log: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("wb")
-        env = {**os.environ, "LEDGER_HOME": str(home)}
+        env = {**os.environ, "LEDGER_HOME": str(home), **(env or {})}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         command = [ledger_command(), "serve", "--port", str(self.port)]
         self.process = subprocess.Popen(

@@ -3,6 +3,12 @@
 A token reads ``vl_<id>_<secret>``. The id finds the row; the secret is
 checked against a SHA-256 digest keyed with the server secret, in constant
 time. The plain token is shown once, when it is created, and never stored.
+
+A token may expire, can be revoked, and remembers when it was last used, to
+the minute: :meth:`TokenStore.verify` only reads, and whoever verifies calls
+:meth:`TokenStore.touch` when :meth:`Principal.touch_due` says the stored
+time is older than :data:`LAST_USE_GRANULARITY`, so a busy token costs one
+write a minute rather than one a request.
 """
 
 from __future__ import annotations
@@ -10,21 +16,65 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import sqlite_utils
-from sqlite_utils.db import Table
 
 from ledger import rules
 
-ROLES = ("admin", "editor", "reviewer", "voter")
+ROLES = ("admin", "editor", "reviewer", "voter", "metrics")
 PREFIX = "vl"
+LAST_USE_GRANULARITY = timedelta(minutes=1)
+"""A token's last use is stored at most this often."""
+
+SCHEMA_VERSION = 1
+"""``PRAGMA user_version`` of the current schema; 0 is the first one."""
+
+_CREATE = """
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    role TEXT NOT NULL,
+    reviewer TEXT,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+)"""
+# What each schema version adds to the one before; version 1 lets tokens
+# expire and remember their last use. Existing rows never expire.
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE tokens ADD COLUMN expires_at TEXT",
+        "ALTER TABLE tokens ADD COLUMN last_used_at TEXT",
+        "CREATE INDEX IF NOT EXISTS tokens_by_role ON tokens (role)",
+    ),
+}
+_COLUMNS = "rowid, id, role, reviewer, created_at, expires_at, last_used_at, revoked_at"
+
+State = Literal["live", "expired", "revoked"]
 
 
 class TokenError(ValueError):
-    """A token cannot be created as asked."""
+    """A token cannot be created or revoked as asked."""
+
+
+class TokenNotFound(TokenError):
+    """No token has that id."""
+
+
+class TokenAlreadyRevoked(TokenError):
+    """The token was revoked before; a revocation holds for good."""
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
 
 
 @dataclass(frozen=True)
@@ -35,11 +85,13 @@ class Principal:
         token_id: The public half of the token; never personal.
         role: One of :data:`ROLES`.
         reviewer: For a reviewer token, the handle it may write reviews as.
+        last_used_at: The last use stored before this one, if any.
     """
 
     token_id: str
     role: str
     reviewer: str | None = None
+    last_used_at: datetime | None = field(default=None, compare=False)
 
     @property
     def actor(self) -> str:
@@ -48,60 +100,174 @@ class Principal:
             return f"reviewer:{self.reviewer}"
         return f"{self.role}:{self.token_id}"
 
+    def touch_due(self, now: datetime | None = None) -> bool:
+        """Whether this use should be stored as the token's last."""
+        last = self.last_used_at
+        return last is None or _now(now) - last >= LAST_USE_GRANULARITY
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What an operator may see of a token: never its secret nor its digest.
+
+    Attributes:
+        id: The token's public id, the part after ``vl_``.
+        role: One of :data:`ROLES`.
+        reviewer: The handle of a reviewer token.
+        created_at: When it was issued.
+        expires_at: When it stops working; None if it never does.
+        last_used_at: Its last use, to :data:`LAST_USE_GRANULARITY`.
+        revoked_at: When it was revoked, if it was.
+        seq: Its place in the order tokens were issued (a list's cursor).
+    """
+
+    id: str
+    role: str
+    reviewer: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    seq: int
+
+    def state(self, now: datetime | None = None) -> State:
+        """``revoked``, ``expired`` or ``live``, in that order of precedence."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= _now(now):
+            return "expired"
+        return "live"
+
+    def public(self, now: datetime | None = None) -> dict[str, object]:
+        """Everything an operator may see of it, with its state, by name."""
+        return {
+            "id": self.id,
+            "role": self.role,
+            "reviewer": self.reviewer,
+            "state": self.state(now),
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "last_used_at": self.last_used_at,
+            "revoked_at": self.revoked_at,
+        }
+
+    @classmethod
+    def of_row(cls, row: tuple[object, ...]) -> TokenInfo:
+        seq, token_id, role, reviewer, created, expires, used, revoked = row
+        assert isinstance(seq, int)
+        return cls(
+            id=str(token_id),
+            role=str(role),
+            reviewer=None if reviewer is None else str(reviewer),
+            created_at=datetime.fromisoformat(str(created)),
+            expires_at=_time(expires),  # type: ignore[arg-type]
+            last_used_at=_time(used),  # type: ignore[arg-type]
+            revoked_at=_time(revoked),  # type: ignore[arg-type]
+            seq=seq,
+        )
+
 
 class TokenStore:
-    """Hashed tokens in a small SQLite file beside the event store."""
+    """Hashed tokens in a small SQLite file beside the event store.
+
+    Opening the store brings an older file's schema up to date in one
+    write transaction, keeping every token it holds working.
+    """
 
     def __init__(self, path: Path, secret: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite_utils.Database(path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._secret = secret
-        self._table: Table = self._db.table("tokens")
-        if not self._table.exists():
-            self._table.create(
-                {
-                    "id": str,
-                    "digest": str,
-                    "role": str,
-                    "reviewer": str,
-                    "created_at": str,
-                    "revoked_at": str,
-                },
-                pk="id",
-                not_null={"digest", "role", "created_at"},
-            )
+        self._migrate()
+
+    def _migrate(self) -> None:
+        conn = self._db.conn
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        # Several workers may open the file at once: the first to take the
+        # write lock migrates, the others then find the version current.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute(_CREATE)
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
     def _digest(self, token_secret: str) -> str:
         return hmac.new(self._secret, token_secret.encode(), hashlib.sha256).hexdigest()
 
-    def create(self, role: str, reviewer: str | None = None) -> str:
-        """Issues a token for ``role`` and returns it; only its hash is kept."""
+    def issue(
+        self,
+        role: str,
+        reviewer: str | None = None,
+        *,
+        expires_in: timedelta | None = None,
+        now: datetime | None = None,
+    ) -> tuple[str, TokenInfo]:
+        """Issues a token for ``role``; returns it and what is kept of it.
+
+        Args:
+            role: One of :data:`ROLES`.
+            reviewer: The handle a reviewer token writes as (only for those).
+            expires_in: How long it works; forever when None.
+            now: When it is issued (the current time by default).
+
+        Raises:
+            TokenError: The role is unknown, or a reviewer handle is missing
+                or given to another role.
+        """
         if role not in ROLES:
             msg = f"role must be one of {', '.join(ROLES)}, not {role!r}"
             raise TokenError(msg)
         if (role == "reviewer") != (reviewer is not None):
-            msg = "a reviewer token needs --reviewer HANDLE, and only it takes one"
+            msg = "a reviewer token needs a reviewer handle, and only it takes one"
             raise TokenError(msg)
         if reviewer is not None:
             rules.slug(reviewer, "handle")
+        if expires_in is not None and expires_in <= timedelta(0):
+            msg = "a token's lifetime must be longer than zero"
+            raise TokenError(msg)
+        created = _now(now)
         token_id = secrets.token_hex(6)
         token_secret = secrets.token_urlsafe(32)
+        expires = None if expires_in is None else created + expires_in
         with self._db.conn:
-            self._table.insert(
-                {
-                    "id": token_id,
-                    "digest": self._digest(token_secret),
-                    "role": role,
-                    "reviewer": reviewer,
-                    "created_at": datetime.now(UTC).isoformat(),
-                    "revoked_at": None,
-                }
+            cursor = self._db.execute(
+                "INSERT INTO tokens (id, digest, role, reviewer, created_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    token_id,
+                    self._digest(token_secret),
+                    role,
+                    reviewer,
+                    created.isoformat(),
+                    None if expires is None else expires.isoformat(),
+                ],
             )
-        return f"{PREFIX}_{token_id}_{token_secret}"
+        seq = cursor.lastrowid
+        assert seq is not None, "an INSERT into a rowid table sets it"
+        info = TokenInfo(token_id, role, reviewer, created, expires, None, None, seq)
+        return f"{PREFIX}_{token_id}_{token_secret}", info
 
-    def verify(self, token: str) -> Principal | None:
-        """The principal of a valid, unrevoked token; None for anything else."""
+    def create(self, role: str, reviewer: str | None = None) -> str:
+        """Issues a token that never expires; returns only the token."""
+        token, _ = self.issue(role, reviewer)
+        return token
+
+    def verify(self, token: str, now: datetime | None = None) -> Principal | None:
+        """The principal of a valid, live token; None for anything else.
+
+        Reads the token's row on every call and keeps nothing, so a token
+        revoked or expired is refused from the next call on, in every
+        process that holds the file open.
+        """
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
@@ -109,23 +275,93 @@ class TokenStore:
         # One indexed SELECT: sqlite-utils' Table.get re-reads the schema on
         # every call, which costs more than the check itself.
         row = self._db.execute(
-            "SELECT digest, role, reviewer, revoked_at FROM tokens WHERE id = ?",
+            "SELECT digest, role, reviewer, revoked_at, expires_at, last_used_at "
+            "FROM tokens WHERE id = ?",
             [token_id],
         ).fetchone()
         if row is None or row[3]:
             return None
         if not hmac.compare_digest(row[0], self._digest(token_secret)):
             return None
-        return Principal(token_id=token_id, role=row[1], reviewer=row[2])
+        expires = _time(row[4])
+        if expires is not None and expires <= _now(now):
+            return None
+        return Principal(
+            token_id=token_id, role=row[1], reviewer=row[2], last_used_at=_time(row[5])
+        )
 
-    def revoke(self, token_id: str) -> bool:
+    def touch(self, token_id: str, now: datetime | None = None) -> bool:
+        """Stores ``now`` as the token's last use, unless that is recent.
+
+        Recent is within :data:`LAST_USE_GRANULARITY` of ``now``, so workers
+        that touch the same token at once write it once. Best effort: a store
+        busy beyond its timeout skips this use, which leaves the recorded
+        time older by at most one more granularity.
+
+        Returns:
+            Whether the time was written.
+        """
+        used = _now(now).astimezone(UTC).replace(microsecond=0)
+        recent = (used - LAST_USE_GRANULARITY).isoformat()
+        try:
+            with self._db.conn:
+                cursor = self._db.execute(
+                    "UPDATE tokens SET last_used_at = ? WHERE id = ? "
+                    "AND (last_used_at IS NULL OR last_used_at <= ?)",
+                    [used.isoformat(), token_id, recent],
+                )
+        except sqlite3.OperationalError:
+            return False
+        return cursor.rowcount == 1
+
+    def get(self, token_id: str) -> TokenInfo | None:
+        """What is kept of the token ``token_id``, if there is one."""
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", [token_id]
+        ).fetchone()
+        return None if row is None else TokenInfo.of_row(row)
+
+    def page(
+        self, after: int = 0, limit: int = 100, role: str | None = None
+    ) -> list[TokenInfo]:
+        """Up to ``limit`` tokens issued after ``seq`` ``after``, oldest first."""
+        where = "rowid > ?" if role is None else "rowid > ? AND role = ?"
+        args: list[object] = [after] if role is None else [after, role]
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM tokens WHERE {where} ORDER BY rowid LIMIT ?",
+            [*args, limit],
+        ).fetchall()
+        return [TokenInfo.of_row(row) for row in rows]
+
+    def revoke(self, token_id: str, now: datetime | None = None) -> bool:
         """Revokes a token by its id; False if there is no such live token."""
         with self._db.conn:
             cursor = self._db.execute(
                 "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                [datetime.now(UTC).isoformat(), token_id],
+                [_now(now).isoformat(), token_id],
             )
         return cursor.rowcount == 1
+
+    def revoke_known(self, token_id: str) -> TokenInfo:
+        """Revokes the token ``token_id`` and returns it as revoked.
+
+        Raises:
+            TokenNotFound: No token has that id.
+            TokenAlreadyRevoked: It was revoked before.
+        """
+        revoked = self.revoke(token_id)
+        info = self.get(token_id)
+        if info is None:
+            msg = f"no token has the id {token_id!r}"
+            raise TokenNotFound(msg)
+        if not revoked:
+            assert info.revoked_at is not None
+            msg = (
+                f"token {token_id} was already revoked at "
+                f"{info.revoked_at.isoformat(timespec='seconds')}"
+            )
+            raise TokenAlreadyRevoked(msg)
+        return info
 
     def close(self) -> None:
         self._db.close()

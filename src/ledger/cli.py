@@ -21,8 +21,9 @@ from rich.table import Table
 from ledger import demo, errors
 from ledger import log as event_log
 from ledger.application import Ledger
-from ledger.auth import ROLES, TokenError, TokenStore
+from ledger.auth import TokenError
 from ledger.settings import Settings
+from ledger.token_cli import token_group
 
 console = Console(stderr=True)
 
@@ -138,31 +139,7 @@ def log_command(
     Console().print(table)
 
 
-@main.group("token")
-def token_group() -> None:
-    """Manage API tokens (stored only as hashes)."""
-
-
-@token_group.command("create")
-@click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--reviewer", "handle", help="The handle a reviewer token writes as.")
-def token_create(role: str, handle: str | None) -> None:
-    """Create a token and print it once on stdout."""
-    settings = Settings.from_env()
-    if role == "reviewer":
-        if not handle:
-            raise click.UsageError("--role reviewer needs --reviewer HANDLE")
-        with clear_errors(), opened_ledger() as ledger:
-            ledger.reviewer(handle)
-    elif handle:
-        raise click.UsageError("--reviewer only goes with --role reviewer")
-    with clear_errors():
-        store = TokenStore(settings.auth_path, settings.server_secret())
-        try:
-            token = store.create(role, handle)
-        finally:
-            store.close()
-    click.echo(token)
+main.add_command(token_group)
 
 
 if __name__ == "__main__":

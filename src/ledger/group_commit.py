@@ -18,7 +18,10 @@ outcome:
   first, then the vote is decided;
 - if a batch cannot be appended as decided (another writer cast the same
   vote or retired a tool meanwhile), nothing of it is appended and each of
-  its votes runs alone, through the ledger's own command, in order.
+  its votes runs alone, through the ledger's own command, in order;
+- if the store fails (its lock held past the timeout, a full disk, a server
+  out of reach), the votes not yet appended fail with that error, at once,
+  rather than each waiting on the store in turn.
 
 Only stores that honour conditional appends get batches; on others every
 vote simply runs alone.
@@ -33,6 +36,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.application import Ledger, Receipt, VoteCommand, VoteDecision
 from ledger.conditional_appends import ConditionalAppends, DependencyChanged
 from ledger.domainmodel import Vote
+from ledger.errors import LedgerError
 
 __all__ = ["VoteCommand", "cast_together"]
 
@@ -54,10 +58,16 @@ def cast_together(
         vote_id = Vote.id_for(command.subject(), ledger.voter_key(command.voter))
         if vote_id in batch.decided:
             batch.flush()
+        if batch.failed is not None:
+            for rest in range(index, len(commands)):
+                batch.outcomes[rest] = batch.failed
+            break
         try:
             batch.decided[vote_id] = (index, ledger.decide_vote(command))
-        except Exception as refusal:
+        except LedgerError as refusal:
             batch.outcomes[index] = refusal
+        except Exception as error:  # the store failed; the rest would wait on it
+            batch.outcomes[index] = batch.failed = error
     batch.flush()
     return [batch.outcomes[index] for index in range(len(commands))]
 
@@ -70,6 +80,9 @@ class _Batch:
         self.commands = commands
         self.decided: dict[UUID, tuple[int, VoteDecision]] = {}
         self.outcomes: dict[int, Outcome] = {}
+        self.failed: Exception | None = None
+        """What failed in the store, if anything did: every vote not yet
+        decided or appended fails with it, without waiting on the store again."""
 
     def flush(self) -> None:
         """Appends the votes decided so far, or runs each alone if refused."""
@@ -83,6 +96,7 @@ class _Batch:
             for index, _ in pending:
                 self.outcomes[index] = _alone(self.ledger, self.commands[index])
         except Exception as error:  # e.g. the store is unreachable: none landed
+            self.failed = error
             for index, _ in pending:
                 self.outcomes[index] = error
         else:

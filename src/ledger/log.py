@@ -145,3 +145,26 @@ def batches(
         after = notifications[-1].id
         if len(notifications) < size:
             return
+
+
+def of_request(
+    recorder: ApplicationRecorder, request_id: str, *, actor: str, after: int
+) -> list[LoggedEvent]:
+    """The events ``actor`` appended under ``request_id`` after ``after``.
+
+    How a request that may or may not have been carried out is found in the
+    log alone: its events carry its request id and actor and come after the
+    head it saw before it ran. Only notifications whose stored state holds
+    the request id as a JSON string are decoded, so a scan over many other
+    events costs little more than reading them.
+    """
+    needle = msgspec.json.encode(request_id)
+    found: list[LoggedEvent] = []
+    for batch in batches(recorder, after=after):
+        for notification in batch:
+            if needle not in notification.state:
+                continue
+            event = decode(notification)
+            if event.request_id == request_id and event.actor == actor:
+                found.append(event)
+    return found

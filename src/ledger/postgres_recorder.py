@@ -3,12 +3,19 @@
 Selected by :meth:`ledger.settings.Settings.eventsourcing_env` when the event
 store is a ``postgresql://`` URL. Kept apart from :mod:`ledger.sqlite_recorder`
 so that the embedded store never imports psycopg.
+
+With the server out of reach a statement fails within about
+``LEDGER_LOCK_TIMEOUT`` (:func:`retried`), for the API to answer 503, and
+the pool connects again within seconds of the server coming back
+(:data:`RECONNECT_SECONDS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (
@@ -16,12 +23,61 @@ from eventsourcing.postgres import (
     PostgresFactory,
     PostgresProcessRecorder,
 )
-from eventsourcing.utils import retry
+from eventsourcing.utils import Environment, EnvType
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import PoolTimeout
 
 from ledger.conditional_appends import ConditionalAppends, Unchanged
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RECONNECT_SECONDS = 5.0
+"""How long the pool retries a lost connection before it connects afresh on
+demand: about the longest a node stays unable to write after PostgreSQL is
+back."""
+
+RETRY_SECONDS = 2.0
+"""How long a statement is retried on fresh connections after its own failed.
+
+About what eventsourcing's ten retries 0.2 s apart give: enough to get past
+connections a restart or a failover dropped."""
+
+
+def undecorated(method: Any) -> Any:
+    """An eventsourcing method without its ``@retry`` (kept by functools.wraps)."""
+    return method.__wrapped__
+
+
+def retried(once: F) -> F:
+    """``once``, retried as long as retrying can help.
+
+    eventsourcing retries every statement ten times on any connection error,
+    each try waiting up to the pool's timeout for a connection: with the
+    server down, one read took minutes. A connection that broke (a restart
+    dropped it) is worth retrying on a fresh one, for up to
+    :data:`RETRY_SECONDS`; a pool that had no connection to give within its
+    timeout (``POSTGRES_CONNECT_TIMEOUT``, which the ledger sets to
+    ``LEDGER_LOCK_TIMEOUT``) means the server is out of reach, and the
+    error is raised at once, for the API to answer 503.
+    """
+
+    @functools.wraps(once)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            try:
+                return once(*args, **kwargs)
+            except (InterfaceError, OperationalError) as error:
+                if (
+                    isinstance(error.__cause__, PoolTimeout)
+                    or time.monotonic() >= deadline
+                ):
+                    raise
+            time.sleep(0.2)
+
+    return call  # type: ignore[return-value]
 
 
 class LedgerPostgresApplicationRecorder(
@@ -34,6 +90,17 @@ class LedgerPostgresApplicationRecorder(
     the same transaction, is exact.
     """
 
+    select_events = retried(undecorated(PostgresApplicationRecorder.select_events))
+    select_notifications = retried(
+        undecorated(PostgresApplicationRecorder.select_notifications)
+    )
+    max_notification_id = retried(
+        undecorated(PostgresApplicationRecorder.max_notification_id)
+    )
+    _insert_events_unconditionally = retried(
+        undecorated(PostgresApplicationRecorder.insert_events)
+    )
+
     def insert_events(
         self,
         stored_events: Sequence[StoredEvent],
@@ -42,13 +109,10 @@ class LedgerPostgresApplicationRecorder(
         **kwargs: Any,
     ) -> Sequence[int] | None:
         if not unchanged:
-            return super().insert_events(stored_events, **kwargs)
+            return self._insert_events_unconditionally(stored_events, **kwargs)
         return self._insert_events_if_unchanged(stored_events, unchanged, **kwargs)
 
-    # As eventsourcing's insert_events: a connection the server dropped
-    # (a restart, a failover) fails the first statement, and a fresh one
-    # from the pool succeeds.
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @retried
     def _insert_events_if_unchanged(
         self, stored_events: Sequence[StoredEvent], unchanged: Unchanged, **kwargs: Any
     ) -> Sequence[int] | None:
@@ -91,3 +155,10 @@ class LedgerPostgresFactory(PostgresFactory):
 
     application_recorder_class = LedgerPostgresApplicationRecorder
     process_recorder_class = LedgerPostgresProcessRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        # psycopg_pool retries a lost connection with a growing back-off for
+        # five minutes before it connects on demand again, so a node could
+        # stay unable to write that long after the server came back.
+        self.datastore.pool.reconnect_timeout = RECONNECT_SECONDS

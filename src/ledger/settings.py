@@ -150,7 +150,8 @@ class Settings:
         home: Directory holding the embedded event store, read models and secrets.
         event_store: ``None`` for the embedded SQLite store, or a
             ``postgresql://`` URL for the shared PostgreSQL store.
-        lock_timeout: Seconds a writer waits for SQLite's write lock.
+        lock_timeout: Seconds a writer waits for SQLite's write lock, or for
+            PostgreSQL's table lock and a connection to it.
     """
 
     home: Path = field(default_factory=lambda: Path("var"))
@@ -230,4 +231,7 @@ class Settings:
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout),
+            # How long a statement waits for a connection from the pool: with
+            # the server out of reach, that is how long until a 503.
+            "POSTGRES_CONNECT_TIMEOUT": str(self.lock_timeout or ""),
         }

@@ -35,7 +35,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, cast
 from uuid import UUID
 
@@ -68,6 +68,7 @@ from eventsourcing.utils import Environment, EnvType
 from ledger.conditional_appends import ConditionalAppends, Unchanged
 
 STATEMENT_CACHE = 64
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # https://sqlite.org/rescode.html
 
 _ERRORS: tuple[tuple[type[sqlite3.Error], type[PersistenceError]], ...] = (
     (sqlite3.InterfaceError, InterfaceError),
@@ -91,6 +92,20 @@ def persistence_errors() -> Iterator[None]:
     except sqlite3.Error as error:
         ours = next(ours for raw, ours in _ERRORS if isinstance(error, raw))
         raise ours(error) from error
+
+
+def _spoils_connection(error: sqlite3.Error) -> bool:
+    """Whether the appends' connection is to be reopened after ``error``.
+
+    A write that failed on the file (it was read-only, the disk was full or
+    failed) can leave the connection refusing every later write even once
+    the file is writable again; a fresh one sees the file as it is. A held
+    lock and a refused duplicate leave it as it was.
+    """
+    if isinstance(error, sqlite3.IntegrityError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is None or code & 0xFF not in (SQLITE_BUSY, SQLITE_LOCKED)
 
 
 def _is_private_memory(db_name: str) -> bool:
@@ -158,7 +173,14 @@ class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
                 if self._closed:
                     raise ConnectionPoolClosedError
                 self._writer = self._connect()
-            yield self._writer
+            try:
+                yield self._writer
+            except sqlite3.Error as error:
+                if _spoils_connection(error):
+                    with suppress(sqlite3.Error):
+                        self._writer.close()
+                    self._writer = None
+                raise
 
     def close(self) -> None:
         with self.writer_lock:

@@ -2,11 +2,13 @@
 
 Most tests drive the app in-process through Litestar's TestClient (see the
 ``api`` fixture); the end-to-end ones start ``ledger serve`` (granian) as a
-real server with :func:`served`. The page tests use these too.
+real server with :func:`served`, or with :func:`crashable` to SIGKILL it.
+The page tests use these too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -101,6 +104,15 @@ def make_home(root: Path) -> Path:
     return home
 
 
+def log_head(home: Path) -> int:
+    """The head of the log in ``home``, read from outside any server on it."""
+    ledger = Ledger(Settings(home=home))
+    try:
+        return ledger.head_position()
+    finally:
+        ledger.close()
+
+
 def issue_tokens(home: Path) -> dict[str, str]:
     """One token per role, plus reviewer tokens for two panel members."""
     settings = Settings(home=home)
@@ -150,6 +162,65 @@ def served(
     Stopped with SIGINT, as a person would; fails the test if it is still up
     15 s later.
     """
+    process, base, log_path = _launch(home, workers, env)
+    try:
+        _wait_until_up(process, base, log_path)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail("ledger serve did not stop within 15 s of SIGINT")
+
+
+@dataclass
+class Crashable:
+    """A ``ledger serve`` in a process group of its own, to be SIGKILLed."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+
+    def kill(self) -> None:
+        """SIGKILLs the server and its workers; returns once none of them runs.
+
+        A dead worker may stay a zombie until it is reaped, but by then the
+        kernel has closed its files and dropped its locks.
+        """
+        group = psutil.Process(self.process.pid)
+        members = [group, *group.children(recursive=True)]
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        for member in members:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                while member.status() != psutil.STATUS_ZOMBIE:
+                    time.sleep(0.01)
+
+
+@contextmanager
+def crashable(
+    home: Path, *, workers: int = 1, env: dict[str, str] | None = None
+) -> Iterator[Crashable]:
+    """Runs ``ledger serve`` for a test that SIGKILLs it (see :class:`Crashable`)."""
+    process, base, log_path = _launch(home, workers, env, new_group=True)
+    server = Crashable(base, process)
+    try:
+        _wait_until_up(process, base, log_path)
+        yield server
+    finally:
+        if process.poll() is None:
+            server.kill()
+
+
+def _launch(
+    home: Path,
+    workers: int,
+    env: dict[str, str] | None,
+    *,
+    new_group: bool = False,
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     environ = {
         **os.environ,
@@ -160,37 +231,29 @@ def served(
     }
     environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log_path = home / f"serve-{port}.log"
-    log = log_path.open("wb")
-    process = subprocess.Popen(
-        [LEDGER, "serve", "--port", str(port), "--workers", str(workers)],
-        env=environ,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"ledger serve exited: {log_path.read_text()}")
-            try:
-                if httpx.get(base + "/healthz/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"ledger serve did not answer within 30 s:\n{log_path.read_text()}"
-                )
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [LEDGER, "serve", "--port", str(port), "--workers", str(workers)],
+            env=environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_group,
+        )
+    return process, f"http://127.0.0.1:{port}", log_path
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"ledger serve exited: {log_path.read_text()}")
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail("ledger serve did not stop within 15 s of SIGINT")
-        finally:
-            log.close()
+            if httpx.get(base + "/healthz/ping", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"ledger serve did not answer within 30 s:\n{log_path.read_text()}"
+            )
+        time.sleep(0.1)

@@ -41,11 +41,11 @@ def _sample(text: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_count_requests_latency_events_and_lag(api: Api) -> None:
-    before = api.client.get("/metrics").text
+    before = api.request("GET", "/metrics", "admin").text
     api.client.get(CARD)
     api.client.get("/api/tools/nope")
     api.request("PUT", CARD + "/vote", "voter", json={"choice": "ship"})
-    answer = api.client.get("/metrics")
+    answer = api.request("GET", "/metrics", "admin")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     text = answer.text

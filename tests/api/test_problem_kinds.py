@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import fcntl
+import json
 import sqlite3
 import threading
 import time
@@ -23,11 +24,16 @@ from typing import Any
 import httpx
 import pytest
 from litestar.exceptions import TooManyRequestsException
+from litestar.testing import TestClient
 
+from api import create_app
 from api.problem_details import to_problem
 from api.problem_kinds import HTTP_LEVEL, KINDS, OWN, ledger_errors
 from ledger import errors
-from tests.api.helpers import CARD, Api, problem
+from ledger.settings import Settings
+from tests.api.faults import write_lock_held
+from tests.api.helpers import CARD, Api, problem, served, settings_for
+from tests.api.raw_http import stalled_post
 
 API = Path(__file__).parents[2] / "api"
 TOOL = {"slug": "new-tool", "name": "New", "vendor": "V", "category": "C"}
@@ -104,6 +110,67 @@ def _too_many_voter_tokens(api: Api) -> httpx.Response:
     for _ in range(3):  # the test settings allow three per window
         assert api.client.post("/api/voters").status_code == 201
     return api.client.post("/api/voters")
+
+
+def _revoke_twice(api: Api) -> httpx.Response:
+    path = "/api/tokens/" + api.tokens["voter"].split("_")[1]
+    assert api.request("DELETE", path, "admin").status_code == 200
+    return api.request("DELETE", path, "admin")
+
+
+def _stream_with_slots_taken(api: Api, clients: list[str]) -> httpx.Response:
+    """A stream asked for while each of ``clients`` holds one open.
+
+    The test client cannot hold a stream open (it reads each answer to its
+    end), so the slots are taken through the worker's own count; the
+    end-to-end caps are in ``test_connections.py``.
+    """
+    slots = api.client.app.state.stream_slots
+    frees = [slots.take(client) for client in clients]
+    try:
+        return api.client.get("/api/events/stream")
+    finally:
+        for free in frees:
+            free()
+
+
+def _too_many_streams(api: Api) -> httpx.Response:
+    """A stream asked for while this client holds as many as it may."""
+    held = api.client.app.state.stream_slots.per_client
+    return _stream_with_slots_taken(api, ["testclient"] * held)
+
+
+def _streams_full(api: Api) -> httpx.Response:
+    """A stream asked for while the worker holds as many as it keeps room for."""
+    held = api.client.app.state.stream_slots.per_worker
+    return _stream_with_slots_taken(api, [f"client-{n}" for n in range(held)])
+
+
+def _body_timeout(api: Api) -> httpx.Response:
+    """A body that stops halfway, sent to a real server of the same home."""
+    home = api.client.app.state.settings.ledger.home
+    with served(home, env={"LEDGER_BODY_TIMEOUT": "0.5"}) as base:
+        return stalled_post(base, "/api/tools", api.tokens["editor"], sent=b'{"sl')
+
+
+def _storage_unavailable(api: Api) -> httpx.Response:
+    """A write while another connection holds the event store's write lock.
+
+    Sent to a second app on the same home whose writers wait one second
+    for the lock, not the ten the fixture's app would.
+    """
+    home = api.client.app.state.settings.ledger.home
+    quick = settings_for(home, ledger=Settings(home=home, lock_timeout=1))
+    with (
+        TestClient(app=create_app(quick)) as client,
+        write_lock_held(home / "events.sqlite"),
+    ):
+        return client.post("/api/tools", json=TOOL, headers=api.auth("editor"))
+
+
+def _not_ready(api: Api) -> httpx.Response:
+    api.client.app.state.projector.stop()  # reads would no longer be current
+    return api.client.get("/healthz/ready")
 
 
 def _internal_error(api: Api) -> httpx.Response:
@@ -189,7 +256,45 @@ TRIGGERS: dict[str, Trigger] = {
         "GET /api/log/consistency",
         lambda api: api.client.get("/api/log/consistency?from=9&to=3"),
     ),
+    "unsupported-media-type": Trigger(
+        "POST /api/tools",
+        lambda api: _post_tool(
+            api,
+            content=json.dumps(TOOL),
+            headers={"Content-Type": "text/plain"},
+        ),
+    ),
+    "body-too-deep": Trigger(
+        "POST /api/tools",
+        lambda api: _post_tool(
+            api,
+            content="[" * 100 + "]" * 100,
+            headers={"Content-Type": "application/json"},
+        ),
+    ),
+    "storage-unavailable": Trigger("POST /api/tools", _storage_unavailable),
+    "not-ready": Trigger("GET /healthz/ready", _not_ready),
     "internal-error": Trigger(None, _internal_error),
+    "too-many-streams": Trigger("GET /api/events/stream", _too_many_streams),
+    "streams-full": Trigger("GET /api/events/stream", _streams_full),
+    "body-timeout": Trigger(None, _body_timeout),
+    "token-not-found": Trigger(
+        "DELETE /api/tokens/{token_id}",
+        lambda api: api.request("DELETE", "/api/tokens/0123456789ab", "admin"),
+    ),
+    "token-already-revoked": Trigger("DELETE /api/tokens/{token_id}", _revoke_twice),
+    "invalid-duration": Trigger(
+        "POST /api/tokens",
+        lambda api: api.request(
+            "POST", "/api/tokens", "admin", json={"role": "voter", "expires_in": "1y"}
+        ),
+    ),
+    "reviewer-token-mismatch": Trigger(
+        "POST /api/tokens",
+        lambda api: api.request(
+            "POST", "/api/tokens", "admin", json={"role": "reviewer"}
+        ),
+    ),
     # The HTTP-level kinds.
     "bad-request": Trigger(
         None, lambda api: api.client.get("/api/tools", headers={"Host": "a b"})

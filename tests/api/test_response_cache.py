@@ -30,7 +30,7 @@ def _cached(api: Api, path: str, position: int) -> bool:
     store = app.response_cache_config.get_store_from_app(app)
     path, _, query = path.partition("?")
     exists: bool = api.client.blocking_portal.call(
-        store.exists, f"{position}:{path}?{query}"
+        store.exists, f"{position}:GET:{path}?{query}"
     )
     return exists
 
@@ -63,6 +63,14 @@ def test_a_write_makes_the_cached_answer_stale_at_once(api: Api, path: str) -> N
     after = api.client.get(path).content
     assert after != before
     assert b"Vote cast" in after or b"Vote.Cast" in after
+
+
+@pytest.mark.parametrize("path", CACHED)
+def test_an_options_answer_is_never_served_to_a_get(api: Api, path: str) -> None:
+    assert api.client.options(path).status_code == 204
+    answer = api.client.get(path)
+    assert answer.status_code == 200
+    assert answer.content
 
 
 def test_a_refusal_is_not_cached(api: Api) -> None:

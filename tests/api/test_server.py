@@ -120,7 +120,7 @@ def test_event_stream_delivers_new_events_and_resumes(
 
 
 def test_metrics_add_up_across_workers(server: tuple[str, dict[str, str]]) -> None:
-    base, _ = server
+    base, tokens = server
 
     def pings(text: str) -> float:
         for line in text.splitlines():
@@ -131,13 +131,14 @@ def test_metrics_add_up_across_workers(server: tuple[str, dict[str, str]]) -> No
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
+    scraper = _auth(tokens["admin"])
     with httpx.Client(base_url=base, timeout=10) as client:
-        before = pings(client.get("/metrics").text)
+        before = pings(client.get("/metrics", headers=scraper).text)
         for _ in range(40):
             assert client.get("/healthz/ping").status_code == 200
         # Any worker may answer the scrape; each must report all 40.
         for _ in range(4):
-            text = client.get("/metrics").text
+            text = client.get("/metrics", headers=scraper).text
             assert pings(text) - before == 40
         assert "ledger_projection_lag_events" in text
 

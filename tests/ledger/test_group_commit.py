@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from ledger import errors
 from ledger import log as event_log
@@ -159,3 +160,26 @@ def test_on_a_store_without_conditional_appends_each_vote_runs_alone(
         assert appends == [head + 1, head + 2]
     finally:
         stock.close()
+
+
+def test_a_store_that_fails_fails_the_rest_of_the_batch_at_once(
+    ledger: Ledger, home: Path
+) -> None:
+    head = ledger.head_position()
+    quick = Ledger(Settings(home=home, lock_timeout=1))
+    # The same voter twice: the first vote is appended before the second is decided.
+    commands = [_vote("voter-a"), _vote("voter-a", "skip"), _vote("voter-b")]
+    lock = sqlite3.connect(Settings(home=home).events_path, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes = cast_together(quick, commands)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+        quick.close()
+    # One append met the held lock; the votes after it did not try again.
+    assert isinstance(outcomes[0], OperationalError)
+    assert "database is locked" in str(outcomes[0])
+    assert outcomes[1] is outcomes[0]
+    assert outcomes[2] is outcomes[0]
+    assert ledger.head_position() == head

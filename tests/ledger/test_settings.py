@@ -87,6 +87,7 @@ def test_postgresql_environment(
     assert env == {
         "PERSISTENCE_MODULE": "ledger.postgres_recorder:LedgerPostgresFactory",
         "POSTGRES_LOCK_TIMEOUT": "4",
+        "POSTGRES_CONNECT_TIMEOUT": "4",
         **expected,
     }
 

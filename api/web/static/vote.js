@@ -69,10 +69,16 @@
   function showComparison(view) {
     showCard(view.a);
     showCard(view.b);
+    const picks = view.head_to_head;
     for (const side of ["a", "b"]) {
-      section.querySelector(`[data-h2h="${side}"]`).textContent = count(view.head_to_head[side], "pick");
-      section.querySelector(`[data-h2h-bar="${side}"]`).style.flexGrow = view.head_to_head[side];
+      section.querySelector(`[data-h2h="${side}"]`).textContent = count(picks[side], "pick");
     }
+    // The split bar is an SVG drawn in picks, so it needs no inline style.
+    section.querySelector("[data-h2h-split]").setAttribute("viewBox", `0 0 ${Math.max(picks.a + picks.b, 1)} 1`);
+    section.querySelector('[data-h2h-bar="a"]').setAttribute("width", picks.a);
+    const right = section.querySelector('[data-h2h-bar="b"]');
+    right.setAttribute("x", picks.a);
+    right.setAttribute("width", picks.b);
   }
 
   const keyOf = (button) => (button.dataset.tool ? `tool:${button.dataset.tool}` : `pick:${a}/${b}`);
