@@ -60,6 +60,7 @@ from api.writer_thread import WriterThread
 from ledger.application import Ledger
 from projections import readmodel_path
 from projections.checkpoints import Checkpointer, CheckpointStore
+from projections.following import Following
 from projections.projector import Projector
 from projections.queries import ReadModel
 from projections.source import LogSource
@@ -99,6 +100,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     projector.catch_up()
     read_model = ReadModel(path)
     projector.start()
+    # On PostgreSQL: woken by every node's appends, reported for `ledger status`.
+    following = Following.start(projector, settings.follow)
     # Worker processes of one embedded store hand the write lock over in turn.
     shared_lock = settings.write_lock and home.event_store is None
     writer = WriterThread(ledger, home.home / "writer.lock" if shared_lock else None)
@@ -111,6 +114,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         shutdown=shutdown,
     )
     log_watcher.start()
+    if following is not None:
+        following.also_wake(log_watcher.wake)
     app.state.update(
         shutdown=shutdown,
         log_watcher=log_watcher,
@@ -148,6 +153,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if app.state.access_log is not None:
             app.state.access_log.flush()
         writer.close()
+        if following is not None:
+            following.close()
         projector.close()
         checkpoints.close()
         log_source.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 from api import access_lists
 from ledger.settings import Settings, env_value
 from projections.checkpoints import ChainSettings
+from projections.following import FollowSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -67,6 +68,8 @@ class ApiSettings:
             site (CORS); none by default, which keeps CORS off.
         chain: The log's origin and how often its checkpoints are signed;
             by default, the defaults, in the ledger's home.
+        follow: How the projector follows a PostgreSQL log (fallback poll,
+            node name); by default, the defaults for the ledger's home.
     """
 
     ledger: Settings = field(default_factory=Settings)
@@ -92,6 +95,7 @@ class ApiSettings:
     metrics_allow: tuple[access_lists.Network, ...] = ()
     cors_origins: tuple[str, ...] = ()
     chain: ChainSettings | None = None
+    follow: FollowSettings | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -107,6 +111,7 @@ class ApiSettings:
         return cls(
             ledger=ledger,
             chain=ChainSettings.from_env(ledger, env),
+            follow=FollowSettings.from_env(ledger.home, env),
             host=env_value(env, "LEDGER_HOST", defaults.host),
             port=env_value(env, "LEDGER_PORT", defaults.port, minimum=0, maximum=65535),
             workers=env_value(env, "LEDGER_WORKERS", defaults.workers, minimum=1),
@@ -195,6 +200,8 @@ class ApiSettings:
     def __post_init__(self) -> None:
         if self.chain is None:  # frozen: set once, as a default would be
             object.__setattr__(self, "chain", ChainSettings(home=self.ledger.home))
+        if self.follow is None:
+            object.__setattr__(self, "follow", FollowSettings.of(self.ledger.home))
 
     @property
     def streams_per_worker(self) -> int:

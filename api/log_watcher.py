@@ -124,6 +124,10 @@ class LogWatcher:
         start = bisect.bisect_right(self._positions, after)
         return self._messages[start : start + BATCH]
 
+    def wake(self) -> None:
+        """Looks at the log now (another node appended); safe from any thread."""
+        self._on_append(0)
+
     def _on_append(self, _: int) -> None:
         # Runs in the writer's thread; a closed loop must not fail the write.
         if self._loop is None:

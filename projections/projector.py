@@ -3,8 +3,9 @@
 eventsourcing's SQLite recorder cannot be subscribed to, so the projector
 polls the log. To keep lag low without polling hard, the ledger wakes it
 right after every local append (``Ledger.add_listener``); appends by other
-processes are found by the poll. A PostgreSQL LISTEN/NOTIFY listener would
-call :meth:`Projector.wake` the same way, and because the poll stays, a lost
+processes are found by the poll. On PostgreSQL a LISTEN/NOTIFY listener
+calls :meth:`Projector.wake` the same way for every node's appends
+(:mod:`projections.following`), and because the poll stays, a lost
 notification only costs one poll interval, never a stall.
 """
 

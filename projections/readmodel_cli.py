@@ -23,7 +23,9 @@ from projections.checkpoints import Checkpointer
 from projections.cli_common import ledger_of
 from projections.diff_cli import CHANGE_COLUMNS, change_cells, figures_text
 from projections.engine import UndecodableEvent
+from projections.following import Following, FollowSettings
 from projections.history_pages import KINDS, HistoryFilter
+from projections.node_registry import NodeRow, registry_of
 from projections.projector import Projector
 from projections.queries import ReadModel
 from projections.rebuild import BATCH_SIZE
@@ -91,9 +93,15 @@ def rebuild(batch_size: int, ignore_chain: bool) -> None:
 
 @click.command("status")
 def status() -> None:
-    """Show the log's head, and each read model's tables, rows, position and lag."""
+    """Show the log's head, and each read model's tables, rows, position and lag.
+
+    On PostgreSQL, also every node following the log: its projected position
+    and lag, as its projector last reported them.
+    """
     with ledger_of() as (ledger, settings):
         head = ledger.head_position()
+        registry = registry_of(ledger)
+        nodes = None if registry is None else registry.nodes()
         path = files.readmodel_path(settings)
         try:
             conn = files.connect(path, create=False)
@@ -133,7 +141,31 @@ def status() -> None:
                     str(projected),
                     str(max(0, head - projected)),
                 )
-    Console(width=max(120, Console().width)).print(table)
+    console = Console(width=max(120, Console().width))
+    console.print(table)
+    if nodes is not None:
+        console.print(_nodes_table(nodes, head))
+
+
+def _nodes_table(nodes: list[NodeRow], head: int) -> Table:
+    table = Table(
+        "node",
+        "head",
+        "projected",
+        "lag",
+        "reported",
+        title="nodes following the log",
+        caption="each node's projector reports after every batch (LEDGER_NODE_NAME)",
+    )
+    for node in nodes:
+        table.add_row(
+            node.name,
+            str(head),
+            str(node.projected),
+            str(max(0, head - node.projected)),
+            node.updated_at.isoformat(timespec="seconds"),
+        )
+    return table
 
 
 def _counts(conn: sqlite3.Connection) -> dict[str, str]:
@@ -273,7 +305,8 @@ def _buckets(
     default=0.5,
     show_default=True,
     type=click.FloatRange(min=0.01),
-    help="Seconds between polls of the log while following.",
+    help="Seconds between polls of the log while following (on PostgreSQL, "
+    "notifications wake it and LEDGER_FOLLOW_FALLBACK is the poll instead).",
 )
 @click.option(
     "--verbose", is_flag=True, help="Print the position after every committed batch."
@@ -318,7 +351,14 @@ def _follow(projector: Projector) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
+    try:
+        settings = FollowSettings.from_env(projector.ledger.settings.home)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
     projector.start()
+    following = Following.start(projector, settings)
     while not stopped.wait(1.0):
         pass
+    if following is not None:
+        following.close()
     projector.stop()

@@ -45,7 +45,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Mapper
 
 from benchmarks.report import Figures, Row, filesystem
-from ledger.application import Ledger
+from ledger.application import Ledger, Receipt
 from ledger.context import Context
 from ledger.domainmodel import Vote
 from ledger.rules import VERDICTS
@@ -180,24 +180,30 @@ class Commands:
                 editor, f"panel-{index}", name=f"Panel {index}", lens="builder"
             )
 
-    def step(self, index: int) -> None:
+    def step(self, index: int) -> Receipt:
+        """Runs command ``index`` of the mix; distinct indexes never conflict."""
         if index % REVIEW_EVERY == REVIEW_EVERY - 1:
             review = index // REVIEW_EVERY
             handle = f"panel-{review // len(TOOLS)}"
-            self.ledger.submit_review(
+            return self.ledger.submit_review(
                 Context(actor=f"reviewer:{handle}", request_id=f"bench-{index}"),
                 TOOLS[review % len(TOOLS)],
                 handle,
                 verdict=VERDICTS[review % 2],
                 rationale="Measured on the bench: it does what it says, quickly.",
             )
-        else:
-            self.ledger.cast_vote(
-                self.voters,
-                f"bench-voter-{index}",
-                TOOLS[index % len(TOOLS)],
-                VERDICTS[index % 2],
-            )
+        return self.ledger.cast_vote(
+            self.voters,
+            f"bench-voter-{index}",
+            TOOLS[index % len(TOOLS)],
+            VERDICTS[index % 2],
+        )
+
+    def tool(self, index: int) -> str:
+        """The tool whose card command ``index`` changes."""
+        if index % REVIEW_EVERY == REVIEW_EVERY - 1:
+            return TOOLS[index // REVIEW_EVERY % len(TOOLS)]
+        return TOOLS[index % len(TOOLS)]
 
     def synchronous(self) -> int:
         recorder: Any = self.ledger.recorder  # an SQLite recorder, stock or ours

@@ -59,12 +59,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         shutil.rmtree(home, ignore_errors=True)
     figures = {
-        "p50_ms": round(_percentile(woken, 50), 2),
-        "p99_ms": round(_percentile(woken, 99), 2),
+        "p50_ms": round(percentile(woken, 50), 2),
+        "p99_ms": round(percentile(woken, 99), 2),
         "max_ms": round(max(woken), 2),
         "samples": len(woken),
-        "poll_only_p50_ms": round(_percentile(polled, 50), 2),
-        "poll_only_p99_ms": round(_percentile(polled, 99), 2),
+        "poll_only_p50_ms": round(percentile(polled, 50), 2),
+        "poll_only_p99_ms": round(percentile(polled, 99), 2),
     }
     if args.json:
         print(json.dumps(figures))
@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def _percentile(values: list[float], percent: float) -> float:
+def percentile(values: list[float], percent: float) -> float:
+    """The ``percent``-th percentile of ``values`` (inclusive method)."""
     ordered = sorted(values)
     if len(ordered) == 1:
         return ordered[0]

@@ -35,6 +35,8 @@ class Row:
         goal: The least acceptable ratio, if there is a goal.
         at_most: The goal is the greatest acceptable ratio instead, as for a
             latency against its baseline's.
+        ceiling: For a figure without a baseline, the greatest acceptable
+            value, as for a latency whose goal is absolute.
     """
 
     label: str
@@ -44,6 +46,7 @@ class Row:
     ratio: str | None = None
     goal: float | None = None
     at_most: bool = False
+    ceiling: float | None = None
 
 
 def peak_rss_mb() -> float:
@@ -83,6 +86,10 @@ def _number(value: float, unit: str) -> str:
     return f"{value:,.2f}{unit}"
 
 
+def _verdict(*, met: bool) -> str:
+    return "[green]met[/]" if met else "[red]missed[/]"
+
+
 def print_json(figures: Figures) -> None:
     """Prints the figures as exactly one JSON object on one line of stdout."""
     sys.stdout.write(json.dumps(figures, sort_keys=True) + "\n")
@@ -97,7 +104,11 @@ def print_table(title: str, rows: list[Row], figures: Figures) -> None:
     for row in rows:
         value = _number(figures[row.key], row.unit)
         if row.baseline is None:
-            table.add_row(row.label, value, "", "", "", "")
+            goal, verdict = "", ""
+            if row.ceiling is not None:
+                goal = f"<= {row.ceiling:g}{row.unit}"
+                verdict = _verdict(met=figures[row.key] <= row.ceiling)
+            table.add_row(row.label, value, "", "", goal, verdict)
             continue
         baseline = _number(figures[row.baseline], row.unit)
         ratio = (
@@ -108,8 +119,9 @@ def print_table(title: str, rows: list[Row], figures: Figures) -> None:
         goal, verdict = "", ""
         if row.goal is not None:
             goal = f"{'<=' if row.at_most else '>='} {row.goal:g}"
-            met = ratio <= row.goal if row.at_most else ratio >= row.goal
-            verdict = "[green]met[/]" if met else "[red]missed[/]"
+            verdict = _verdict(
+                met=ratio <= row.goal if row.at_most else ratio >= row.goal
+            )
         table.add_row(row.label, value, baseline, f"{ratio:.2f}", goal, verdict)
     console = Console()
     console.print(table)

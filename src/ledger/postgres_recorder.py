@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
+    PostgresDatastore,
     PostgresFactory,
     PostgresProcessRecorder,
 )
@@ -80,8 +82,34 @@ def retried(once: F) -> F:
     return call  # type: ignore[return-value]
 
 
+class TablesCreatedInTurn:
+    """Creates a recorder's tables and types holding a lock of its schema.
+
+    ``CREATE TABLE IF NOT EXISTS`` and eventsourcing's ``CREATE TYPE`` are
+    not safe against themselves: nodes (or workers) opening a fresh schema at
+    the same moment fail with a duplicate key in PostgreSQL's catalogue. A
+    session advisory lock, named after the schema, makes them take turns;
+    whoever comes second finds everything made.
+    """
+
+    datastore: PostgresDatastore
+
+    def create_table(self) -> None:
+        key = f"{self.datastore.schema}.ledger-tables"
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                super().create_table()  # type: ignore[misc]
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+
+class LedgerPostgresAggregateRecorder(TablesCreatedInTurn, PostgresAggregateRecorder):
+    """eventsourcing's snapshot recorder, its tables created in turn."""
+
+
 class LedgerPostgresApplicationRecorder(
-    ConditionalAppends, PostgresApplicationRecorder
+    TablesCreatedInTurn, ConditionalAppends, PostgresApplicationRecorder
 ):
     """PostgreSQL recorder with conditional appends.
 
@@ -89,6 +117,13 @@ class LedgerPostgresApplicationRecorder(
     table lock eventsourcing takes, so the check, made after the lock within
     the same transaction, is exact.
     """
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        # eventsourcing names the NOTIFY channel after the table alone, but
+        # channels are per database: logs in other schemas would wake this
+        # log's listeners (projections.log_listener) for nothing.
+        self.channel_name = f"{datastore.schema}_{self.channel_name}"
 
     select_events = retried(undecorated(PostgresApplicationRecorder.select_events))
     select_notifications = retried(
@@ -149,10 +184,12 @@ class LedgerPostgresProcessRecorder(
 class LedgerPostgresFactory(PostgresFactory):
     """eventsourcing's PostgreSQL factory with the ledger's event recorders.
 
-    The aggregate recorder (snapshots) stays eventsourcing's: its table takes
-    no lock on append, so a condition checked there would not be exact.
+    The aggregate recorder (snapshots) appends as eventsourcing's does: its
+    table takes no lock on append, so a condition checked there would not be
+    exact. Every recorder creates its tables in turn (:class:`TablesCreatedInTurn`).
     """
 
+    aggregate_recorder_class = LedgerPostgresAggregateRecorder
     application_recorder_class = LedgerPostgresApplicationRecorder
     process_recorder_class = LedgerPostgresProcessRecorder
 

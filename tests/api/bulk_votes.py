@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ledger.application import Ledger, VoteCommand
 from ledger.context import Context
-from ledger.settings import Settings
+from tests.api.helpers import ledger_settings
 
 
 def append_votes(ledger: Ledger, count: int) -> list[int]:
@@ -28,7 +28,7 @@ def append_votes(ledger: Ledger, count: int) -> list[int]:
 
 def append_votes_to(home: Path, count: int) -> list[int]:
     """:func:`append_votes` through a ledger of its own on ``home``."""
-    ledger = Ledger(Settings(home=home))
+    ledger = Ledger(ledger_settings(home))
     try:
         return append_votes(ledger, count)
     finally:

@@ -1,4 +1,7 @@
-"""Fixtures for the API tests: a fresh demo ledger and the app over it."""
+"""Fixtures for the API tests: a fresh demo ledger and the app over it.
+
+Both run once per event store (``home`` is built on ``event_store``).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,14 @@ import pytest
 from litestar.testing import TestClient
 
 from api import create_app
-from tests.api.helpers import Api, issue_tokens, make_home, settings_for
+from tests.api.helpers import Api, issue_tokens, load_demo, settings_for
+from tests.stores import Store
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """A LEDGER_HOME holding only the demo comparison."""
-    return make_home(tmp_path)
+def home(event_store: Store) -> Path:
+    """A LEDGER_HOME holding only the demo comparison, on each event store."""
+    return load_demo(event_store.settings.home)
 
 
 @pytest.fixture

@@ -93,10 +93,24 @@ def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
     return body
 
 
+def ledger_settings(home: Path) -> Settings:
+    """``home``'s settings on the event store the environment names.
+
+    As ``ledger serve`` reads them: a test on PostgreSQL (see
+    ``tests/stores.py``) has ``LEDGER_EVENT_STORE`` and its schema set, any
+    other test the embedded store.
+    """
+    return Settings.from_env({**os.environ, "LEDGER_HOME": str(home)})
+
+
 def make_home(root: Path) -> Path:
     """A LEDGER_HOME holding only the demo comparison."""
-    home = root / "ledger"
-    ledger = Ledger(Settings(home=home))
+    return load_demo(root / "ledger")
+
+
+def load_demo(home: Path) -> Path:
+    """``home``, with the demo comparison loaded into its event store."""
+    ledger = Ledger(ledger_settings(home))
     try:
         demo.load(ledger)
     finally:
@@ -106,7 +120,7 @@ def make_home(root: Path) -> Path:
 
 def log_head(home: Path) -> int:
     """The head of the log in ``home``, read from outside any server on it."""
-    ledger = Ledger(Settings(home=home))
+    ledger = Ledger(ledger_settings(home))
     try:
         return ledger.head_position()
     finally:
@@ -133,7 +147,7 @@ def issue_tokens(home: Path) -> dict[str, str]:
 def settings_for(home: Path, **overrides: Any) -> ApiSettings:
     """Test settings: quiet logs, a tight voter-token limit, short waits."""
     values: dict[str, Any] = {
-        "ledger": Settings(home=home),
+        "ledger": ledger_settings(home),
         "access_log": False,
         "log_level": "WARNING",
         "voter_tokens_per_window": 3,
@@ -173,7 +187,8 @@ def served(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            pytest.fail("ledger serve did not stop within 15 s of SIGINT")
+            tail = log_path.read_text(errors="replace")[-3000:]
+            pytest.fail(f"ledger serve did not stop within 15 s of SIGINT:\n{tail}")
 
 
 @dataclass

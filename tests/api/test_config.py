@@ -20,6 +20,7 @@ from api.config import ApiSettings
 from api.serve import serve
 from ledger.settings import Settings
 from projections.checkpoints import ChainSettings
+from projections.following import FollowSettings
 from tests.api.helpers import LEDGER
 
 EVERY_VARIABLE = {
@@ -48,10 +49,12 @@ EVERY_VARIABLE = {
     "LEDGER_LOG_ORIGIN": "reviews.example/log",
     "LEDGER_CHECKPOINT_EVERY": "250",
     "LEDGER_CHECKPOINT_SECONDS": "5",
+    "LEDGER_FOLLOW_FALLBACK": "2.5",
+    "LEDGER_NODE_NAME": "node-1",
 }
 
 # A bad value of each variable that can have one, and what it is told.
-# (Any text is a LEDGER_HOME or a LEDGER_HOST.)
+# (Any text is a LEDGER_HOME, a LEDGER_HOST or a LEDGER_NODE_NAME.)
 BAD = {
     "LEDGER_EVENT_STORE": (
         "mysql://ledger:hunter2@db/ledger",
@@ -141,6 +144,10 @@ BAD = {
         "0",
         "LEDGER_CHECKPOINT_SECONDS must be a number of at least 0.01, not '0'",
     ),
+    "LEDGER_FOLLOW_FALLBACK": (
+        "0",
+        "LEDGER_FOLLOW_FALLBACK must be a number of at least 0.01, not '0'",
+    ),
     "LEDGER_LOG_LEVEL": (
         "loud",
         "LEDGER_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'loud'",
@@ -182,6 +189,7 @@ def test_every_variable_is_read() -> None:
             every=250,
             seconds=5.0,
         ),
+        follow=FollowSettings(fallback_seconds=2.5, node_name="node-1"),
     )
 
 
@@ -191,7 +199,8 @@ def test_unset_or_empty_variables_mean_the_defaults() -> None:
 
 
 def test_every_variable_that_can_be_bad_is_checked() -> None:
-    assert BAD.keys() == EVERY_VARIABLE.keys() - {"LEDGER_HOME", "LEDGER_HOST"}
+    anything = {"LEDGER_HOME", "LEDGER_HOST", "LEDGER_NODE_NAME"}
+    assert BAD.keys() == EVERY_VARIABLE.keys() - anything
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

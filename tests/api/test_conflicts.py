@@ -7,24 +7,24 @@ with ``LEDGER_WRITE_LOCK=0``) can.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from api import create_app
-from ledger.settings import Settings
-from tests.api.helpers import CARD, Api, settings_for
+from tests.api.helpers import CARD, Api, ledger_settings, settings_for
+from tests.stores import appends_held
 
 
 def _race(api: Api, home: Path, other: TestClient[Litestar]) -> list[httpx.Response]:
     """Both clients PATCH the same tool while the store's write lock is held.
 
-    Holding SQLite's write lock makes both commands load version 1 and
+    Holding the store's write lock makes both commands load version 1 and
     decide before either can append.
     """
     answers: list[httpx.Response] = []
@@ -34,17 +34,14 @@ def _race(api: Api, home: Path, other: TestClient[Litestar]) -> list[httpx.Respo
             client.patch(CARD, json={"tagline": tagline}, headers=api.auth("editor"))
         )
 
-    lock = sqlite3.connect(Settings(home=home).events_path, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
     racers = [
         threading.Thread(target=edit, args=(api.client, "Tagline from writer one")),
         threading.Thread(target=edit, args=(other, "Tagline from writer two")),
     ]
-    for racer in racers:
-        racer.start()
-    time.sleep(0.5)
-    lock.execute("ROLLBACK")
-    lock.close()
+    with appends_held(ledger_settings(home)):
+        for racer in racers:
+            racer.start()
+        time.sleep(0.5)
     for racer in racers:
         racer.join(15)
     return answers
@@ -63,6 +60,9 @@ def test_an_edit_that_loses_a_race_is_409_and_appends_nothing(
     assert api.head() == head + 1
 
 
+@pytest.mark.sqlite_only(
+    "the writer lock is only taken on SQLite; PostgreSQL's race (test_nodes.py)"
+)
 def test_workers_of_one_node_take_turns_instead_of_racing(api: Api, home: Path) -> None:
     head = api.head()
     with TestClient(app=create_app(settings_for(home))) as same_node:

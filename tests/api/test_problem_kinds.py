@@ -11,13 +11,12 @@ class of the ledger's error hierarchy goes through the exception handler.
 from __future__ import annotations
 
 import ast
-import fcntl
 import json
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,9 @@ from api import create_app
 from api.problem_details import to_problem
 from api.problem_kinds import HTTP_LEVEL, KINDS, OWN, ledger_errors
 from ledger import errors
-from ledger.settings import Settings
-from tests.api.faults import write_lock_held
-from tests.api.helpers import CARD, Api, problem, served, settings_for
+from tests.api.helpers import CARD, Api, ledger_settings, problem, served, settings_for
 from tests.api.raw_http import stalled_post
+from tests.stores import appends_held
 
 API = Path(__file__).parents[2] / "api"
 TOOL = {"slug": "new-tool", "name": "New", "vendor": "V", "category": "C"}
@@ -67,25 +65,21 @@ def _key_reused(api: Api) -> httpx.Response:
 def _key_in_flight(api: Api) -> httpx.Response:
     """A retry while the first request with its key waits to append.
 
-    The test holds the file lock the node's writer threads take turns with,
-    as another worker would while it writes, so the first request stays
-    claimed but unfinished until the retry has been answered.
+    The test holds the event store's write lock, as another writer would
+    while it appends, so the first request stays claimed but unfinished
+    until the retry has been answered.
     """
     home = api.client.app.state.settings.ledger.home
     headers = {"Idempotency-Key": "slow"}
     first: list[httpx.Response] = []
-    with (home / "writer.lock").open("a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        thread = threading.Thread(
-            target=lambda: first.append(_post_tool(api, json=TOOL, headers=headers))
-        )
+    thread = threading.Thread(
+        target=lambda: first.append(_post_tool(api, json=TOOL, headers=headers))
+    )
+    with appends_held(ledger_settings(home)):
         thread.start()
-        try:
-            _wait_for_claim(home / "api.sqlite", "slow")
-            retry = _post_tool(api, json=TOOL, headers=headers)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            thread.join(15)
+        _wait_for_claim(home / "api.sqlite", "slow")
+        retry = _post_tool(api, json=TOOL, headers=headers)
+    thread.join(15)
     assert first[0].status_code == 201
     return retry
 
@@ -160,10 +154,10 @@ def _storage_unavailable(api: Api) -> httpx.Response:
     for the lock, not the ten the fixture's app would.
     """
     home = api.client.app.state.settings.ledger.home
-    quick = settings_for(home, ledger=Settings(home=home, lock_timeout=1))
+    ledger = replace(ledger_settings(home), lock_timeout=1)
     with (
-        TestClient(app=create_app(quick)) as client,
-        write_lock_held(home / "events.sqlite"),
+        TestClient(app=create_app(settings_for(home, ledger=ledger))) as client,
+        appends_held(ledger),
     ):
         return client.post("/api/tools", json=TOOL, headers=api.auth("editor"))
 

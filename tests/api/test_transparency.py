@@ -216,6 +216,7 @@ def test_bad_sizes_and_positions_get_a_clear_4xx(signing: Api) -> None:
     assert same == {"first": 15, "second": 15, "consistency_path": []}
 
 
+@pytest.mark.sqlite_only("tampers with the SQLite log file")
 def test_a_tampered_log_serves_proofs_that_fail(signing: Api, home: Path) -> None:
     _vote(signing, 3)
     checkpoint = _latest(signing)

@@ -724,6 +724,7 @@ def vote(base: str, token: str, choice: str) -> int:
     return position
 
 
+@pytest.mark.sqlite_only("rewrites the SQLite log file")
 def test_the_verifier_against_a_live_ledger_that_is_then_rewritten(
     home: Path, tmp_path: Path
 ) -> None:

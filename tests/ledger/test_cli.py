@@ -18,24 +18,20 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from ledger.application import Ledger
 from ledger.auth import TokenStore
 from ledger.cli import main
 from ledger.domainmodel import Review, Tool
 from ledger.settings import Settings
+from tests.stores import Store
 
 
 @pytest.fixture
-def runner(home: Path) -> CliRunner:
-    return CliRunner(env={"LEDGER_HOME": str(home), "LEDGER_EVENT_STORE": ""})
+def runner(event_store: Store) -> CliRunner:
+    return CliRunner(env=event_store.cli_env())
 
 
-def head(home: Path) -> int:
-    ledger = Ledger(Settings(home=home))
-    try:
-        return ledger.head_position()
-    finally:
-        ledger.close()
+def head(event_store: Store) -> int:
+    return event_store.ledger().head_position()
 
 
 def token_rows(home: Path) -> list[tuple[object, ...]]:
@@ -50,14 +46,14 @@ def ndjson(result: Result) -> list[dict[str, Any]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def test_demo_loads_once(runner: CliRunner, home: Path) -> None:
+def test_demo_loads_once(runner: CliRunner, event_store: Store) -> None:
     first = runner.invoke(main, ["demo"])
     assert first.exit_code == 0, first.output
     assert "15 event(s) appended" in first.stderr
     second = runner.invoke(main, ["demo"])
     assert second.exit_code == 0, second.output
     assert "0 event(s) appended, head at position 15" in second.stderr
-    assert head(home) == 15
+    assert head(event_store) == 15
 
 
 @pytest.mark.usefixtures("demo_ledger")
@@ -141,14 +137,19 @@ def test_log_filters_by_type_aggregate_and_position(runner: CliRunner) -> None:
 )
 @pytest.mark.usefixtures("demo_ledger")
 def test_bad_arguments_fail_clearly_and_change_nothing(
-    runner: CliRunner, home: Path, args: list[str], code: int, message: str
+    runner: CliRunner,
+    home: Path,
+    event_store: Store,
+    args: list[str],
+    code: int,
+    message: str,
 ) -> None:
     rows = token_rows(home)
     result = runner.invoke(main, args)
     assert result.exit_code == code, result.output
     assert message in result.stderr
     assert result.stdout == ""
-    assert head(home) == 15
+    assert head(event_store) == 15
     assert token_rows(home) == rows
 
 
@@ -181,25 +182,25 @@ def test_token_create_prints_only_the_token(
 
 @pytest.mark.usefixtures("demo_ledger")
 def test_reviewer_token_is_bound_to_an_enrolled_reviewer(
-    runner: CliRunner, home: Path
+    runner: CliRunner, home: Path, event_store: Store
 ) -> None:
     result = runner.invoke(
         main, ["token", "create", "--role", "reviewer", "--reviewer", "skeptic"]
     )
     assert result.exit_code == 0, result.output
     settings = Settings(home=home)
-    store = TokenStore(settings.auth_path, settings.server_secret())
+    tokens = TokenStore(settings.auth_path, settings.server_secret())
     try:
-        principal = store.verify(result.stdout.strip())
+        principal = tokens.verify(result.stdout.strip())
     finally:
-        store.close()
+        tokens.close()
     assert principal is not None
     assert (principal.role, principal.reviewer, principal.actor) == (
         "reviewer",
         "skeptic",
         "reviewer:skeptic",
     )
-    assert head(home) == 15
+    assert head(event_store) == 15
 
 
 def ledger_script() -> str:
@@ -209,37 +210,36 @@ def ledger_script() -> str:
     return script
 
 
-def run_ledger(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LEDGER_HOME": str(home)}
-    env.pop("LEDGER_EVENT_STORE", None)
+def run_ledger(event_store: Store, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **event_store.cli_env()}
     return subprocess.run(
         [ledger_script(), *args], env=env, capture_output=True, text=True, timeout=60
     )
 
 
-def test_the_console_script_end_to_end(home: Path) -> None:
+def test_the_console_script_end_to_end(event_store: Store) -> None:
     # when the installed script loads the demo in a fresh LEDGER_HOME
-    loaded = run_ledger(home, "demo")
+    loaded = run_ledger(event_store, "demo")
     assert loaded.returncode == 0, loaded.stderr
     assert "15 event(s) appended" in loaded.stderr
     # then its log lists the eight verdicts
-    reviews = run_ledger(home, "log", "--json", "--type", "Review.Submitted")
+    reviews = run_ledger(event_store, "log", "--json", "--type", "Review.Submitted")
     assert reviews.returncode == 0, reviews.stderr
     verdicts = [
         json.loads(line)["data"]["verdict"] for line in reviews.stdout.splitlines()
     ]
     assert sorted(verdicts) == ["ship"] * 7 + ["skip"]
     # and a token comes out alone on stdout
-    token = run_ledger(home, "token", "create", "--role", "editor")
+    token = run_ledger(event_store, "token", "create", "--role", "editor")
     assert token.returncode == 0, token.stderr
     assert token.stdout.count("\n") == 1
     assert token.stdout.startswith("vl_")
     # while a bad argument exits non-zero with a message and appends nothing
-    bad = run_ledger(home, "log", "--type", "Nope")
+    bad = run_ledger(event_store, "log", "--type", "Nope")
     assert bad.returncode != 0
     assert "unknown event type(s): Nope" in bad.stderr
     assert bad.stdout == ""
-    bad_role = run_ledger(home, "token", "create", "--role", "reviewer")
+    bad_role = run_ledger(event_store, "token", "create", "--role", "reviewer")
     assert bad_role.returncode != 0
     assert "needs --reviewer" in bad_role.stderr
-    assert head(home) == 15
+    assert head(event_store) == 15

@@ -1,4 +1,4 @@
-"""Concurrent writers on one SQLite file: conflicts are refused, commutes all land.
+"""Concurrent writers on one event store: conflicts are refused, commutes all land.
 
 Threads share one ledger or use two ledgers on the same file; processes are
 real child processes of their own. Conflicting edits of one tool at the same
@@ -12,14 +12,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ledger import log
 from ledger.application import Ledger
-from ledger.settings import Settings
+from tests.stores import Store
 
 from .helpers import (
     THREADS,
@@ -34,15 +33,11 @@ WRITER = Path(__file__).with_name("writer_process.py")
 
 
 @pytest.fixture
-def two_ledgers(home: Path) -> Iterator[tuple[Ledger, Ledger]]:
-    """Two ledgers, as two API workers would have, on one event store file."""
-    first, second = Ledger(Settings(home=home)), Ledger(Settings(home=home))
-    try:
-        register(first, "alpha")
-        yield first, second
-    finally:
-        first.close()
-        second.close()
+def two_ledgers(event_store: Store) -> tuple[Ledger, Ledger]:
+    """Two ledgers, as two API workers would have, on one event store."""
+    first, second = event_store.ledger(), event_store.ledger()
+    register(first, "alpha")
+    return first, second
 
 
 def test_threads_editing_one_version_on_one_ledger(ledger: Ledger) -> None:
@@ -90,15 +85,11 @@ def test_threads_casting_votes_by_different_voters_all_land(
     assert len({e.data["voter"] for e in casts}) == THREADS * per_thread
 
 
-def test_two_processes_on_one_file(home: Path) -> None:
+def test_two_processes_on_one_store(event_store: Store) -> None:
     # given a tool in a ledger on disk
     edits, votes = 20, 5
-    setup = Ledger(Settings(home=home))
-    try:
-        register(setup, "alpha")
-    finally:
-        setup.close()
-    env = {**os.environ, "LEDGER_HOME": str(home)}
+    register(event_store.ledger(), "alpha")
+    env = {**os.environ, **event_store.cli_env()}
     # when two processes, started together, vote and race to edit each version
     children = [
         subprocess.Popen(
@@ -128,17 +119,14 @@ def test_two_processes_on_one_file(home: Path) -> None:
     assert won == list(range(1, edits + 1))
     assert sum(report["lost"] for report in reports) == edits
     # and every vote of both landed
-    ledger = Ledger(Settings(home=home))
-    try:
-        casts = log.read(ledger.recorder, types=["Vote.Cast"])
-        assert len(casts) == sum(r["votes"] for r in reports) == 2 * edits * votes
-        assert len({e.data["voter"] for e in casts}) == len(casts)
-        # and the tool is what the last winner wrote, nothing lost on the way
-        state = ledger.tool("alpha")
-        assert state["version"] == edits + 1
-        last = next(r["name"] for r in reports if edits in r["won"])
-        assert state["tagline"] == f"{last} at {edits}"
-        tool_edits = log.read(ledger.recorder, types=["Tool.Edited"])
-        assert [e.version for e in tool_edits] == list(range(2, edits + 2))
-    finally:
-        ledger.close()
+    ledger = event_store.ledger()
+    casts = log.read(ledger.recorder, types=["Vote.Cast"])
+    assert len(casts) == sum(r["votes"] for r in reports) == 2 * edits * votes
+    assert len({e.data["voter"] for e in casts}) == len(casts)
+    # and the tool is what the last winner wrote, nothing lost on the way
+    state = ledger.tool("alpha")
+    assert state["version"] == edits + 1
+    last = next(r["name"] for r in reports if edits in r["won"])
+    assert state["tagline"] == f"{last} at {edits}"
+    tool_edits = log.read(ledger.recorder, types=["Tool.Edited"])
+    assert [e.version for e in tool_edits] == list(range(2, edits + 2))

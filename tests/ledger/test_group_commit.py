@@ -16,6 +16,7 @@ from ledger.application import Ledger, Receipt
 from ledger.context import Context
 from ledger.group_commit import VoteCommand, cast_together
 from ledger.settings import Settings
+from tests.stores import Store, appends_held
 
 pytestmark = pytest.mark.usefixtures("demo_ledger")
 
@@ -84,12 +85,11 @@ def test_each_vote_keeps_the_ledgers_own_outcome(ledger: Ledger) -> None:
     assert ledger.vote("old-voter", f"tool:{TOOL}") == "ship"
 
 
-def test_a_retired_tool_takes_no_batched_votes(ledger: Ledger, home: Path) -> None:
-    other_node = Ledger(Settings(home=home))
-    try:
-        other_node.retire_tool(CTX, TOOL, reason="withdrawn by its vendor")
-    finally:
-        other_node.close()
+def test_a_retired_tool_takes_no_batched_votes(
+    ledger: Ledger, event_store: Store
+) -> None:
+    other_node = event_store.ledger()
+    other_node.retire_tool(CTX, TOOL, reason="withdrawn by its vendor")
     head = ledger.head_position()
     outcomes = cast_together(ledger, [_vote("a"), _vote("b")])
     assert all(isinstance(outcome, errors.ToolRetired) for outcome in outcomes)
@@ -97,19 +97,17 @@ def test_a_retired_tool_takes_no_batched_votes(ledger: Ledger, home: Path) -> No
 
 
 def test_a_batch_that_loses_a_race_falls_back_vote_by_vote(
-    ledger: Ledger, home: Path
+    ledger: Ledger, event_store: Store
 ) -> None:
-    """Another writer casts the same vote while the batch waits to append.
+    """Another writer's same vote waits for the lock first, then the batch.
 
-    Whichever append lands first, both commands succeed and the log holds
-    the vote once, then its change: never two first votes, never a lost one.
+    The single append lands first; the batch, refused for the racer's vote,
+    falls back vote by vote, so both commands succeed and the log holds the
+    vote once, then its change: never two first votes, never a lost one.
     """
-    other_node = Ledger(Settings(home=home))
+    other_node = event_store.ledger()
     head = ledger.head_position()
     outcomes: dict[str, object] = {}
-    lock = sqlite3.connect(Settings(home=home).events_path)
-    lock.isolation_level = None
-    lock.execute("BEGIN IMMEDIATE")
 
     def batch() -> None:
         outcomes["batch"] = cast_together(ledger, [_vote("racer"), _vote("bystander")])
@@ -117,17 +115,13 @@ def test_a_batch_that_loses_a_race_falls_back_vote_by_vote(
     def single() -> None:
         outcomes["single"] = other_node.cast_vote(CTX, "racer", TOOL, "skip")
 
-    try:
-        threads = [threading.Thread(target=batch), threading.Thread(target=single)]
+    threads = [threading.Thread(target=single), threading.Thread(target=batch)]
+    with appends_held(event_store.settings):
         for thread in threads:
             thread.start()
-        time.sleep(0.5)
-        lock.execute("ROLLBACK")
-        for thread in threads:
-            thread.join(15)
-    finally:
-        lock.close()
-        other_node.close()
+            time.sleep(0.3)  # each waits for the lock, in this order
+    for thread in threads:
+        thread.join(15)
     assert isinstance(outcomes["single"], Receipt)
     batch_outcomes = outcomes["batch"]
     assert isinstance(batch_outcomes, list)
@@ -138,6 +132,7 @@ def test_a_batch_that_loses_a_race_falls_back_vote_by_vote(
     assert len(logged) == 3
 
 
+@pytest.mark.sqlite_only("eventsourcing's stock SQLite recorder has no conditions")
 def test_on_a_store_without_conditional_appends_each_vote_runs_alone(
     home: Path,
 ) -> None:
@@ -162,6 +157,7 @@ def test_on_a_store_without_conditional_appends_each_vote_runs_alone(
         stock.close()
 
 
+@pytest.mark.sqlite_only("holds SQLite's write lock until the append times out")
 def test_a_store_that_fails_fails_the_rest_of_the_batch_at_once(
     ledger: Ledger, home: Path
 ) -> None:

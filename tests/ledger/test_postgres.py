@@ -8,6 +8,7 @@ and function in it, so tests never see each other's events nor anyone else's.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 
@@ -231,3 +232,27 @@ def test_commands_land_after_the_connections_dropped(
     # then every command landed, in order
     assert [r.position for r in (vote, comparison, review)] == [5, 6, 7]
     assert ledger.vote("carol", "tool:alpha") == "skip"
+
+
+def test_nodes_opening_a_fresh_schema_together_all_start(postgres: Postgres) -> None:
+    # given four nodes started at the same moment on a schema with no tables
+    barrier = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            postgres.ledger()
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # then each made or found the tables, and they share one log
+    assert failures == []
+    first, second = postgres.opened[:2]
+    register(first, "shared-tool")
+    assert second.head_position() == first.head_position() == 1

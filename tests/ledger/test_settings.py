@@ -105,6 +105,7 @@ def test_a_truncated_secret_is_refused(tmp_path: Path) -> None:
         settings.server_secret()
 
 
+@pytest.mark.sqlite_only("the SQLite file's journal mode")
 def test_the_event_store_file_is_in_wal_mode(ledger: Ledger) -> None:
     # given a ledger that has written to its file
     register(ledger, "alpha")
@@ -117,6 +118,7 @@ def test_the_event_store_file_is_in_wal_mode(ledger: Ledger) -> None:
     assert isinstance(ledger.recorder, LedgerSQLiteApplicationRecorder)
 
 
+@pytest.mark.sqlite_only("the SQLite connections' pragmas")
 def test_every_pooled_connection_commits_with_synchronous_full(ledger: Ledger) -> None:
     register(ledger, "alpha")
     recorder: Any = ledger.recorder

@@ -13,11 +13,12 @@ from click.testing import CliRunner
 from ledger.auth import TokenStore
 from ledger.cli import main
 from ledger.settings import Settings
+from tests.stores import Store
 
 
 @pytest.fixture
-def runner(home: Path) -> CliRunner:
-    return CliRunner(env={"LEDGER_HOME": str(home), "LEDGER_EVENT_STORE": ""})
+def runner(event_store: Store) -> CliRunner:
+    return CliRunner(env=event_store.cli_env())
 
 
 def _create(runner: CliRunner, *args: str) -> str:

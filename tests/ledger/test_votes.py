@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 from pathlib import Path
 from uuid import NAMESPACE_DNS, uuid5
@@ -15,6 +14,7 @@ from ledger.application import Ledger, VoteCommand
 from ledger.context import Context
 from ledger.domainmodel import Vote
 from ledger.settings import Settings
+from tests.stores import Store
 
 from .helpers import (
     EDITOR,
@@ -213,7 +213,9 @@ def test_a_reinstated_tool_takes_votes_again(tools: Ledger) -> None:
     assert tools.cast_vote(VOTER, IDENTITY, "alpha", "ship").version == 1
 
 
-def test_voter_identities_never_reach_the_stored_log(tools: Ledger, home: Path) -> None:
+def test_voter_identities_never_reach_the_stored_log(
+    tools: Ledger, event_store: Store
+) -> None:
     # given votes cast, changed and retracted by identities that are e-mails
     identities = [IDENTITY, "dave@example.org", "erin-42"]
     for identity in identities:
@@ -222,8 +224,7 @@ def test_voter_identities_never_reach_the_stored_log(tools: Ledger, home: Path) 
         tools.cast_comparison_vote(VOTER, identity, "alpha", "beta", "beta")
         tools.retract_vote(VOTER, identity, "alpha")
     # then no stored row, in any column, contains an identity
-    with sqlite3.connect(Settings(home=home).events_path) as db:
-        rows = db.execute("SELECT * FROM stored_events").fetchall()
+    rows = event_store.stored_rows()
     assert len(rows) == 3 + 4 * len(identities)
     for row in rows:
         stored = b"|".join(

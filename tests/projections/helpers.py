@@ -6,7 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +49,12 @@ def project(
 
 
 def run_ledger(
-    home: Path, *args: str, timeout: float = 60
+    home: Path, *args: str, timeout: float = 60, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Runs the ``ledger`` CLI on ``home`` in its own process."""
+    """Runs the ``ledger`` CLI on ``home`` (with ``env`` set too) in its own process."""
     return subprocess.run(
         [LEDGER, *args],
-        env={**os.environ, "LEDGER_HOME": str(home), "COLUMNS": "200"},
+        env={**os.environ, **(env or {}), "LEDGER_HOME": str(home), "COLUMNS": "200"},
         capture_output=True,
         text=True,
         timeout=timeout,

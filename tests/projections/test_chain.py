@@ -264,6 +264,7 @@ def test_a_path_read_off_the_trees_shape_is_rfc_9162s(
     assert path_ranges(index, size) == merkle_tree.inclusion_ranges(index, size)
 
 
+@pytest.mark.sqlite_only("backdates an event in the SQLite log file")
 def test_cached_proofs_equal_plain_ones_and_follow_a_swapped_rebuild(
     ledger: Ledger, live_path: Path, home: Path
 ) -> None:

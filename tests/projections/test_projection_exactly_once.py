@@ -13,6 +13,7 @@ from projections import Projector
 from projections.engine import GapError
 from projections.rebuild import build
 from projections.source import LogSource
+from tests.stores import Store
 
 from .helpers import (
     CTX,
@@ -91,12 +92,12 @@ def test_projectors_in_threads_share_one_file(ledger: Ledger, live_path: Path) -
 
 @pytest.mark.slow
 def test_projector_processes_share_one_file(
-    home: Path, ledger: Ledger, live_path: Path
+    home: Path, event_store: Store, ledger: Ledger, live_path: Path
 ) -> None:
     _log(ledger)
     for voter in range(300):
         ledger.cast_vote(CTX, f"w{voter}", TOOLS[voter % 3], "skip")
-    env = {"LEDGER_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    env = {**event_store.cli_env(), "PATH": "/usr/bin:/bin"}
     processes = [
         subprocess.Popen(
             [LEDGER, "project", "--batch-size", "7"],

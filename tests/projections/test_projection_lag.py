@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from ledger.application import Ledger
-from ledger.settings import Settings
 from projections import Projector, ReadModel
+from tests.stores import Store
 
 from .helpers import CTX, seed
 
@@ -36,12 +36,12 @@ def test_a_local_append_wakes_the_projector(ledger: Ledger, live_path: Path) -> 
 
 
 def test_appends_by_another_process_are_found_by_polling(
-    home: Path, ledger: Ledger, live_path: Path
+    event_store: Store, ledger: Ledger, live_path: Path
 ) -> None:
     seed(ledger)
     projector = Projector(ledger, live_path, poll_interval=0.05)
     projector.start()
-    other = Ledger(Settings(home=home))  # no listener: stands for another process
+    other = event_store.ledger()  # no listener: stands for another process
     model = ReadModel(live_path)
     try:
         receipt = other.cast_vote(CTX, "elsewhere", "beta", "skip")

@@ -29,6 +29,11 @@ from projections.source import LogSource
 
 from .helpers import apply_command, dump, seed, steps
 
+READS_THE_SQLITE_FILE = (
+    "the bulk rebuild's helper processes read the SQLite log file itself;"
+    " PostgreSQL's log is folded in this process"
+)
+
 
 def _ledger(home: Path, script: list[tuple[Any, ...]]) -> Ledger:
     ledger = Ledger(Settings(home=home))
@@ -124,6 +129,7 @@ def test_a_replay_holding_few_votes_forgets_them_and_ends_the_same(
     assert rows == dump(tmp_path / "tight-here.sqlite")
 
 
+@pytest.mark.sqlite_only(READS_THE_SQLITE_FILE)
 def test_a_failed_bulk_load_says_why(tmp_path: Path, ledger: Ledger) -> None:
     seed(ledger)
     target = tmp_path / "target.sqlite"
@@ -137,6 +143,7 @@ def test_a_failed_bulk_load_says_why(tmp_path: Path, ledger: Ledger) -> None:
         loader.finish()
 
 
+@pytest.mark.sqlite_only(READS_THE_SQLITE_FILE)
 def test_a_failed_fold_process_says_why_and_stops(
     tmp_path: Path, ledger: Ledger
 ) -> None:
@@ -163,6 +170,7 @@ def test_a_failed_fold_process_says_why_and_stops(
     assert dump(target)["tools"] == []
 
 
+@pytest.mark.sqlite_only(READS_THE_SQLITE_FILE)
 def test_a_bulk_rebuild_that_fails_leaves_no_file_behind(
     tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +188,7 @@ def test_a_bulk_rebuild_that_fails_leaves_no_file_behind(
     assert list(target.parent.iterdir()) == []
 
 
+@pytest.mark.sqlite_only(READS_THE_SQLITE_FILE)
 def test_the_fold_process_warnings_reach_this_process_log(
     tmp_path: Path, ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
