@@ -19,10 +19,7 @@ from typing import Generic, TypeVar
 from projections.chain_queries import (
     Block,
     Inclusion,
-    Place,
     StoredTree,
-    place_of,
-    stored_hash,
 )
 from projections.readmodel_parts import SQL
 from projections.readmodels.chain import BLOCK, HASH_SIZE, POSITION, node_place
@@ -166,28 +163,9 @@ class CachedTree(StoredTree):
         index = position - 1
         if not 0 <= index < size:
             return super().inclusion(position, size)
-        ranges = path_ranges(index, size)
-        path = [self.kept.ranges.get(each) for each in ranges]
-        places: dict[Range, Place] = {}
-        for (start, stop), hashed in zip(ranges, path, strict=True):
-            width = stop - start
-            if hashed is None and width & (width - 1) == 0:
-                places[start, stop] = place_of(start, stop)
-        blocks = self.blocks({index // BLOCK, *(place[0] for place in places.values())})
+        found, blocks = self._hashes_with(path_ranges(index, size), [index // BLOCK])
         if _position(blocks[index // BLOCK][0], index) != position:
             return super().inclusion(position, size)
-        missing = [
-            each for each, hashed in zip(ranges, path, strict=True) if not hashed
-        ]
-        made = [
-            stored_hash(blocks, places[each])
-            if each in places
-            else self.hashes_of([each])[0]
-            for each in missing
-        ]
-        self._keep(missing, made)
-        fresh = iter(made)
-        found = [hashed or next(fresh) for hashed in path]
         group = index // GROUP
         if group < size // GROUP:  # the whole group is under a perfect subtree
             first = group * GROUP
