@@ -44,7 +44,7 @@ from api.controllers.transparency import TransparencyController
 from api.controllers.voters import VotersController
 from api.controllers.votes import VotesController
 from api.event_stream import Shutdown
-from api.idempotency import IdempotencyStore
+from api.idempotency_store import open_idempotency_store
 from api.json_bodies import JsonRequest
 from api.log_watcher import LogWatcher
 from api.observability import AccessLog, RequestObserver, logging_config
@@ -87,10 +87,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings: ApiSettings = app.state.settings
     home = settings.ledger
     ledger = Ledger(home)
-    tokens = Tokens(home.auth_path, home.server_secret())
-    idempotency = IdempotencyStore(
-        settings.api_db_path, settings.idempotency_ttl_seconds
-    )
+    tokens = Tokens(home)
+    idempotency = open_idempotency_store(settings)
     rate_limiter = RateLimiter(settings.api_db_path)
     path = readmodel_path(home)
     chain = settings.chain_settings
@@ -106,7 +104,6 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     shared_lock = settings.write_lock and home.event_store is None
     writer = WriterThread(ledger, home.home / "writer.lock" if shared_lock else None)
     shutdown = Shutdown()
-    shutdown.watch_signals()
     log_watcher = LogWatcher(
         ledger,
         poll=settings.stream_poll_seconds,
@@ -144,6 +141,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     sweeper = asyncio.create_task(
         response_cache.sweep_stale(store, read_model.position)
     )
+    # Last: a stop signal sent while the worker started has waited till now.
+    shutdown.watch_signals()
     try:
         yield
     finally:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 BATCH = 500
 RETRY_MS = 2000
 _encode = msgspec.json.Encoder().encode
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class EncodedMessage(ServerSentEventMessage):
@@ -78,50 +79,59 @@ class Shutdown:
     runs the app's shutdown, and an event stream never ends by itself; so
     the worker would never stop. This chains a handler onto SIGINT and
     SIGTERM (keeping whatever handler was there) that ends every stream;
-    their clients reconnect elsewhere with ``Last-Event-ID`` and miss nothing.
-    It also makes sure granian hears of the signal (see :meth:`_signalled`).
+    their clients reconnect elsewhere with ``Last-Event-ID`` and miss
+    nothing.
+
+    granian hears a signal through the event loop, not through this
+    handler, and its handler must not hear too many: it puts the stop on a
+    one-slot channel (``WorkerSignal.set``) that the serving worker takes
+    from once, so a third stop (a second one before the worker serves)
+    blocks the worker's loop for good, deaf to any later SIGTERM. A worker
+    is often signalled more than once: a Ctrl-C reaches the whole process
+    group, and granian's main process then sends SIGTERM as well. So each
+    signal is ignored once it has come, and a worker stopped before it
+    serves hears no more (:meth:`watch_signals`). Should granian not hear
+    the stop at all (its wake-up byte dropped because a burst of thread-safe
+    callbacks filled the loop's self-pipe), the main process kills the
+    worker after ``api.serve.WORKER_KILL_SECONDS``.
     """
 
     def __init__(self) -> None:
         self.stopping = False
+        self.signalled = False
+        """Whether SIGINT or SIGTERM has come (seen by this handler)."""
         self._callbacks: list[Callable[[], None]] = []
 
     def watch_signals(self) -> None:
-        """Chains onto SIGINT and SIGTERM; only the main thread can."""
+        """Chains onto SIGINT and SIGTERM, then lets them in; main thread only.
+
+        ``ledger serve`` forks its workers with the two signals blocked
+        (:func:`api.serve.hold_signals_in_workers`): before granian's
+        handler is in place a stop would be lost, and while the worker
+        starts, two stops would block it. Call this once the worker has
+        started. The signals are let in one at a time; once one has come,
+        the other is ignored first, which discards it if it is waiting.
+        """
         if threading.current_thread() is not threading.main_thread():
             return
         loop = asyncio.get_running_loop()
-        for number in (signal.SIGINT, signal.SIGTERM):
+        for number in STOP_SIGNALS:
             previous = signal.getsignal(number)
 
             def handler(
                 signum: int, frame: FrameType | None, previous: Any = previous
             ) -> None:
-                loop.call_soon_threadsafe(self._signalled, signum)
+                signal.signal(signum, signal.SIG_IGN)
+                self.signalled = True
+                loop.call_soon_threadsafe(self.stop)
                 if callable(previous):
                     previous(signum, frame)
 
             signal.signal(number, handler)
-
-    def _signalled(self, signum: int) -> None:
-        """Stops, then raises the signal once more, for granian's own handler.
-
-        asyncio learns of a signal from a byte that Python's C-level handler
-        writes to the loop's self-pipe, and granian's worker stops on the
-        callback asyncio then runs. When a burst of thread-safe callbacks
-        (say a thousand stream clients leaving at once) has just filled that
-        pipe, the byte is lost ("Exception ignored when trying to write to
-        the signal wakeup fd"), and the worker served on with its parent
-        waiting for it. The signal is raised again on the loop's next turn,
-        after this one has drained the pipe (it is read after the callbacks
-        already queued, this one among them), so its byte gets through;
-        granian's handler only sets an event, so hearing it twice does no
-        harm.
-        """
-        if self.stopping:
-            return
-        self.stop()
-        asyncio.get_running_loop().call_soon(signal.raise_signal, signum)
+        for number in STOP_SIGNALS:
+            if self.signalled:
+                signal.signal(number, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {number})
 
     def on_stop(self, callback: Callable[[], None]) -> None:
         """Calls ``callback`` (on the event loop) when the worker stops."""

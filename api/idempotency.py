@@ -4,13 +4,16 @@ The first request with a key claims it (per token) and its answer is kept;
 a retry with the same body gets that answer again, marked
 ``Idempotent-Replayed: true``, and appends nothing. The keys are the node's
 (:mod:`api.idempotency_store`), so a retry that lands on another worker
-still replays.
+still replays; with a PostgreSQL event store they are every node's
+(:mod:`api.postgres_idempotency`), so a retry that lands on another node
+does too.
 
 A claim also survives the death of its request. While the request runs it
 holds the claim's lock, which the kernel drops if the process dies
-(:mod:`api.claim_locks`). A retry that finds a claim with no answer and no
-holder has an orphan: it takes the claim over (so a second retry gets 409,
-not a second write) and asks the log, the one record of what happened. If
+(:mod:`api.claim_locks`), or PostgreSQL once the connection holding it
+ends. A retry that finds a claim with no answer and no holder has an
+orphan: it takes the claim over (so a second retry gets 409, not a second
+write) and asks the log, the one record of what happened. If
 the orphaned request's events are there, its answer is rebuilt from them and
 replayed; if not, nothing was appended, and the retry runs the command
 itself, under its own request id. Either way the write happens once. (With
@@ -25,7 +28,6 @@ import asyncio
 import functools
 import hashlib
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +36,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response
 
-from api.idempotency_store import IdempotencyStore, Orphan, StoredResponse
+from api.idempotency_store import IdempotencyStore, KeyStore, Orphan, StoredResponse
 from api.problem_details import ApiProblem
 from api.security import principal_of
 from ledger import errors
@@ -93,7 +95,7 @@ async def idempotent(
             "invalid-idempotency-key",
             f"Idempotency-Key must be 1-{MAX_KEY} characters",
         )
-    store: IdempotencyStore = request.app.state.idempotency
+    store: KeyStore = request.app.state.idempotency
     ledger: Ledger = request.app.state.ledger
     scope = principal_of(request).token_id
     after = await anyio.to_thread.run_sync(ledger.head_position)
@@ -132,7 +134,7 @@ async def idempotent(
 class _Held:
     """A key this request holds: what it runs and how it lets go."""
 
-    store: IdempotencyStore
+    store: KeyStore
     ledger: Ledger
     scope: str
     key: str
@@ -191,7 +193,7 @@ class _Held:
             await anyio.to_thread.run_sync(
                 self.store.complete, self.scope, self.key, stored
             )
-        except sqlite3.Error:
+        except self.store.errors:
             # The write stands; the claim is an orphan that the log resolves.
             log.warning("could not store an idempotent answer", exc_info=True)
 

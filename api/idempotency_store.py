@@ -1,13 +1,20 @@
-"""The node's idempotency keys: who holds each, and the answers given.
+"""Idempotency keys: who holds each, and the answers given.
 
-Keys live in ``api.sqlite`` in ``LEDGER_HOME``, so every worker process of a
-node shares them. A claim records, besides the request's fingerprint, the
-request id its command stamps on its events and the log head before the
-command ran, so that a retry can find out from the log alone what a request
-that died did. While its request runs, a claim's lock is held
-(:mod:`api.claim_locks`); a claim without an answer whose lock nobody holds
-is an orphan, which one retry at a time takes over. Nothing here is part of
-the ledger; deleting the file forgets only the keys.
+With the embedded event store, keys live in ``api.sqlite`` in
+``LEDGER_HOME``, so every worker process of a node shares them; with a
+PostgreSQL event store, in a table beside the log
+(:mod:`api.postgres_idempotency`), so every node does.
+:func:`open_idempotency_store` opens the one the settings call for; both
+decide a claim the same way (:func:`verdict`).
+
+A claim records, besides the request's fingerprint, the request id its
+command stamps on its events and the log head before the command ran, so
+that a retry can find out from the log alone what a request that died did.
+While its request runs, a claim's lock is held (here a locked file,
+:mod:`api.claim_locks`; on PostgreSQL an advisory lock); a claim without an
+answer whose lock nobody holds is an orphan, which one retry at a time
+takes over. Nothing here is part of the ledger; deleting
+the keys forgets only the keys.
 """
 
 from __future__ import annotations
@@ -16,13 +23,17 @@ import contextlib
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
 from api.claim_locks import ClaimLocks
+
+if TYPE_CHECKING:
+    from api.config import ApiSettings
 
 PURGE_EVERY = 60.0
 
@@ -86,9 +97,103 @@ class Claim:
     in_flight: bool = False
     mismatch: bool = False
 
+    @property
+    def taken(self) -> bool:
+        """Whether the claiming request now holds the key (to run or recover)."""
+        return self.claimed or self.orphan is not None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A key's row, as either store keeps it.
+
+    Attributes:
+        fingerprint: What makes a retry the same request.
+        created: When the key was first used (seconds since the epoch).
+        status: The stored answer's status; None while it has none.
+        body: The stored answer's body.
+        headers: The stored answer's headers, as JSON.
+        request_id: The request id the claiming request stamps on its events.
+        after: The log head before that request ran.
+    """
+
+    fingerprint: str
+    created: float
+    status: int | None
+    body: bytes | None
+    headers: str | bytes | None
+    request_id: str | None
+    after: int | None
+
+    def expired(self, now: float, ttl: float) -> bool:
+        """Whether the key is older than it is remembered for."""
+        return self.created < now - ttl
+
+
+def verdict(kept: Kept | None, fingerprint: str, live: Callable[[], bool]) -> Claim:
+    """What a request with ``fingerprint`` gets for a key kept as ``kept``.
+
+    Args:
+        kept: The key's row; None for a key not used (or forgotten).
+        fingerprint: The request's fingerprint.
+        live: Whether another request holds the key's claim; asked only of
+            a claim without an answer.
+
+    Returns:
+        ``claimed`` or ``orphan`` (the caller must then hold the key),
+        ``replay``, ``in_flight`` or ``mismatch``.
+    """
+    if kept is None:
+        return Claim(claimed=True)
+    if kept.fingerprint != fingerprint:
+        return Claim(mismatch=True)
+    if kept.status is not None:
+        headers = msgspec.json.decode(kept.headers or b"{}")
+        return Claim(
+            replay=StoredResponse(kept.status, bytes(kept.body or b""), headers)
+        )
+    if live():
+        return Claim(in_flight=True)
+    return Claim(orphan=Orphan(kept.request_id or "", kept.after or 0))
+
+
+class KeyStore(Protocol):
+    """What :mod:`api.idempotency` needs of a store of keys."""
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """The store's own failures (storing an answer may meet one)."""
+        ...
+
+    def claim(
+        self, scope: str, key: str, fingerprint: str, request_id: str, after: int
+    ) -> Claim: ...
+
+    def adopt(self, scope: str, key: str, request_id: str, after: int) -> None: ...
+
+    def complete(self, scope: str, key: str, response: StoredResponse) -> None: ...
+
+    def release(self, scope: str, key: str) -> None: ...
+
+    def abandon(self, scope: str, key: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_idempotency_store(settings: ApiSettings) -> KeyStore:
+    """The idempotency keys every worker (and, on PostgreSQL, every node) shares."""
+    ttl = settings.idempotency_ttl_seconds
+    if settings.ledger.event_store is None:
+        return IdempotencyStore(settings.api_db_path, ttl)
+    # Imported here so that the embedded store never imports psycopg.
+    from api.postgres_idempotency import PostgresIdempotencyStore
+    from ledger.postgres_tables import Place
+
+    return PostgresIdempotencyStore(Place.of(settings.ledger), ttl)
+
 
 class IdempotencyStore:
-    """Idempotency keys, who holds them and the answers they were given.
+    """Idempotency keys in ``api.sqlite``, who holds them and their answers.
 
     Args:
         path: The SQLite file; created if missing. The claims' lock files
@@ -126,6 +231,8 @@ class IdempotencyStore:
             raise
         self._last_purge = 0.0
 
+    errors = (sqlite3.Error,)
+
     def claim(
         self, scope: str, key: str, fingerprint: str, request_id: str, after: int
     ) -> Claim:
@@ -145,19 +252,19 @@ class IdempotencyStore:
             try:
                 self._purge(now)
                 row = self._db.execute(
-                    "SELECT fingerprint, created, status, body, headers, owner, "
-                    "request_id, after_position "
+                    "SELECT fingerprint, created, status, body, headers, "
+                    "request_id, after_position, owner "
                     "FROM idempotency WHERE scope = ? AND key = ?",
                     (scope, key),
                 ).fetchone()
-                if (
-                    row is not None
-                    and row[1] < now - self._ttl
-                    and self._idle(row[2], row[5])
-                ):
+                kept = None if row is None else Kept(*row[:7])
+                owner = None if row is None else row[7]
+                expired = kept is not None and kept.expired(now, self._ttl)
+                if kept is not None and expired and self._idle(kept.status, owner):
                     self._forget(scope, key)
-                    row = None
-                if row is None:
+                    kept = None
+                claim = verdict(kept, fingerprint, lambda: self._locks.is_live(owner))
+                if claim.claimed:
                     taken = self._locks.hold()
                     self._db.execute(
                         "INSERT INTO idempotency (scope, key, fingerprint, created, "
@@ -165,21 +272,12 @@ class IdempotencyStore:
                         "VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (scope, key, fingerprint, now, taken, request_id, after),
                     )
-                    claim = Claim(claimed=True)
-                elif row[0] != fingerprint:
-                    claim = Claim(mismatch=True)
-                elif row[2] is not None:
-                    headers = msgspec.json.decode(row[4])
-                    claim = Claim(replay=StoredResponse(row[2], bytes(row[3]), headers))
-                elif self._locks.is_live(row[5]):
-                    claim = Claim(in_flight=True)
-                else:
+                elif claim.orphan is not None:
                     taken = self._locks.hold()
                     self._db.execute(
                         "UPDATE idempotency SET owner = ? WHERE scope = ? AND key = ?",
                         (taken, scope, key),
                     )
-                    claim = Claim(orphan=Orphan(row[6] or "", row[7] or 0))
                 self._db.execute("COMMIT")
             except BaseException:
                 if taken is not None:

@@ -1,16 +1,17 @@
 """Bearer tokens: who is calling, and may their role do this.
 
 Reads are public; every write carries ``Authorization: Bearer <token>``. A
-guard verifies the token against the hashed :class:`ledger.auth.TokenStore`
-before the handler runs, so a refused request never reaches the ledger and
-appends nothing: no token or a bad one is 401, a valid token of the wrong
-role is 403.
+guard verifies the token against the hashed token store
+(:func:`ledger.auth.open_token_store`) before the handler runs, so a refused
+request never reaches the ledger and appends nothing: no token or a bad one
+is 401, a valid token of the wrong role is 403.
 
 Nothing verified is cached: every request reads its token's row, so a token
 revoked (``ledger token revoke``, ``DELETE /api/tokens/{id}``) or past its
-expiry is refused from the next request on, by every worker. A token's last
-use is written at most once a minute, on a thread of its own, never on the
-event loop.
+expiry is refused from the next request on, by every worker (and, with a
+PostgreSQL event store, by every node: the tokens live beside the log). A
+token's last use is written at most once a minute, on a thread of its own,
+never on the event loop.
 """
 
 from __future__ import annotations
@@ -19,15 +20,21 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
 from api import access_lists
-from ledger.auth import LAST_USE_GRANULARITY, Principal, TokenStore
+from ledger.auth import (
+    LAST_USE_GRANULARITY,
+    Principal,
+    TokenStoreBase,
+    open_token_store,
+)
+from ledger.settings import Settings
 
 # Roles that may act as each role; an admin may do anything an editor may,
 # and read the metrics a ``metrics`` token (a scraper's) may read.
@@ -44,31 +51,39 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 class Tokens:
-    """A :class:`TokenStore` per thread over one token file.
+    """The token store of a worker, opened once per thread where it must be.
 
     SQLite connections belong to the thread that opened them, and handlers
-    run both on the event loop and in worker threads, so each thread gets its
-    own store. Last uses are written by one thread of their own.
+    run both on the event loop and in worker threads, so over ``auth.sqlite``
+    each thread gets its own store; the PostgreSQL store is thread-safe and
+    serves them all. Last uses are written by one thread of their own.
     """
 
-    def __init__(self, path: Path, secret: bytes) -> None:
-        self._path = path
-        self._secret = secret
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._local = threading.local()
-        self._opened: list[TokenStore] = []
+        self._shared: TokenStoreBase | None = None
+        self._opened: list[TokenStoreBase] = []
         self._lock = threading.Lock()
         self._touches = ThreadPoolExecutor(1, thread_name_prefix="token-last-use")
         # Token id -> when this worker last queued a write of its last use.
         self._queued: dict[str, float] = {}
+        # Whether a check is a round trip, then made off the event loop.
+        self.remote = self.store().remote
 
-    def store(self) -> TokenStore:
+    def store(self) -> TokenStoreBase:
         """This thread's store."""
-        store: TokenStore | None = getattr(self._local, "store", None)
+        store: TokenStoreBase | None = self._shared or getattr(
+            self._local, "store", None
+        )
         if store is None:
-            store = TokenStore(self._path, self._secret)
-            self._local.store = store
+            store = open_token_store(self._settings)
             with self._lock:
                 self._opened.append(store)
+            if store.thread_safe:
+                self._shared = store
+            else:
+                self._local.store = store
         return store
 
     def verify(self, token: str) -> Principal | None:
@@ -89,7 +104,7 @@ class Tokens:
         self._touches.submit(lambda: self.store().touch(token_id))
 
     def create(self, role: str, reviewer: str | None = None) -> str:
-        """Issues a token; see :meth:`TokenStore.create`."""
+        """Issues a token; see :meth:`TokenStoreBase.create`."""
         return self.store().create(role, reviewer)
 
     def close(self) -> None:
@@ -133,6 +148,18 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | 
     return principal
 
 
+async def authenticated(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """Verifies the caller's token ahead, off the event loop if it is a round trip.
+
+    A check of the PostgreSQL token store waits on the server, up to
+    ``LEDGER_LOCK_TIMEOUT`` while it is out of reach; on a worker thread,
+    that wait holds up this request alone, not every request of the worker.
+    """
+    tokens: Tokens = connection.app.state.tokens
+    if tokens.remote and bearer_token(connection) is not None:
+        await anyio.to_thread.run_sync(authenticate, connection)
+
+
 Guard = Callable[
     [ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]
 ]
@@ -166,7 +193,9 @@ def requires(role: str) -> Guard:
     """A guard that lets through only tokens that may act as ``role``.
 
     Async on purpose: Litestar runs a sync guard in a worker thread, and a
-    token check is one indexed read, far cheaper than that hand-off.
+    check of ``auth.sqlite`` is one indexed read, far cheaper than that
+    hand-off; a check of the PostgreSQL store is handed off
+    (:func:`authenticated`).
     """
     if role not in ACTS_AS:  # fails when the route is declared, not when used
         msg = f"no role {role!r}"
@@ -175,6 +204,7 @@ def requires(role: str) -> Guard:
     async def guard(
         connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
     ) -> None:
+        await authenticated(connection)
         demand(connection, role)
 
     guard.__name__ = f"requires_{role}"
@@ -208,4 +238,5 @@ async def metrics_reader(
     allowed = connection.app.state.settings.metrics_allow
     client = connection.client.host if connection.client else None
     if not access_lists.allows(allowed, client):
+        await authenticated(connection)
         demand(connection, "metrics")

@@ -9,7 +9,10 @@ Before granian starts, the command refuses a port something already listens
 on (:mod:`api.port_check`) and makes the workers' metrics directory under
 the home (:mod:`api.metrics_dir`). granian speaks HTTP/1.1 only, so that its
 header timeout holds from the first byte of a connection; it is also how
-long an idle keep-alive connection is kept.
+long an idle keep-alive connection is kept. Workers start with SIGINT and
+SIGTERM held until they can take them (:func:`hold_signals_in_workers`),
+and one that has not stopped ``WORKER_KILL_SECONDS`` after it was asked to
+is killed by granian.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import signal
+from collections.abc import Iterator
 
 import click
 
@@ -29,6 +34,25 @@ TARGET = "api.app:create_app_from_env"
 # storage when first imported, and granian may fork the workers from this
 # process, so it must not be imported before the variable is set.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_KILL_SECONDS = 30
+"""How long granian waits for a stopping worker before it kills it; only
+a worker stuck in its shutdown takes that long."""
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+_held: list[set[int | signal.Signals]] = []
+_holding = False
+
+
+def _block_before_fork() -> None:
+    if _holding:
+        _held.append(signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS))
+
+
+def _restore_after_fork() -> None:
+    if _held:
+        signal.pthread_sigmask(signal.SIG_SETMASK, _held.pop())
+
+
+os.register_at_fork(before=_block_before_fork, after_in_parent=_restore_after_fork)
 
 
 def allow_open_files(needed: int) -> None:
@@ -44,6 +68,26 @@ def allow_open_files(needed: int) -> None:
     wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+@contextlib.contextmanager
+def hold_signals_in_workers() -> Iterator[None]:
+    """Forks the worker processes with SIGINT and SIGTERM blocked.
+
+    A worker inherits the main process's signal handlers, which only flag
+    the main process's copy of the server; a stop signal that reached a
+    worker before granian had put its own handler in place (while the app
+    is imported) was lost, and the worker served on while the main process
+    waited for it. Blocked, the signal waits until the worker's lifespan
+    lets it in (:meth:`api.event_stream.Shutdown.watch_signals`). The main
+    process itself keeps them unblocked.
+    """
+    global _holding
+    _holding = True
+    try:
+        yield
+    finally:
+        _holding = False
 
 
 @click.command("serve")
@@ -89,6 +133,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         if not os.environ.get(MULTIPROC_ENV):
             owned = stack.enter_context(metrics_dir.owned(defaults.ledger.home))
             os.environ[MULTIPROC_ENV] = str(owned)
+        stack.enter_context(hold_signals_in_workers())
         Server(
             TARGET,
             address=host,
@@ -103,4 +148,5 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             factory=True,
             log_access=False,
             respawn_failed_workers=True,
+            workers_kill_timeout=WORKER_KILL_SECONDS,
         ).serve()

@@ -17,6 +17,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from ledger.application import Ledger
+from ledger.postgres_tables import tables_lock
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,10 @@ class NodeRegistry:
     def _create(self) -> None:
         if self._created:
             return
-        with self.datastore.get_connection() as conn:
+        with (
+            self.datastore.get_connection() as conn,
+            tables_lock(conn, self.datastore.schema),
+        ):
             conn.execute(
                 SQL(
                     "CREATE TABLE IF NOT EXISTS {0} (name text PRIMARY KEY, "

@@ -126,9 +126,12 @@ class LogSource:
         None for any other store, and for states that are encrypted or
         compressed, which only the mapper's cipher and compressor can read.
         """
-        if self.cipher is not None or self.compressor is not None:
-            return None
-        return self._sqlite
+        return self._sqlite if self.readable_by_sql else None
+
+    @property
+    def readable_by_sql(self) -> bool:
+        """Whether states are stored as read: neither encrypted nor compressed."""
+        return self.cipher is None and self.compressor is None
 
     def with_later_events(self) -> Iterator[str] | None:
         """The ids of the aggregates that have a second event, if cheap to tell.

@@ -9,6 +9,7 @@ and reads back what the commands appended from the log itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from ledger import log
 from ledger.application import Ledger
 from tests.helpers import Postgres, private_schema
-from tests.stores import Store, open_store, stores_for
+from tests.stores import EmptyLogs, Store, open_store, stores_for
 
 ReadLog = Callable[..., list[log.LoggedEvent]]
 HOME = "home"
@@ -49,6 +50,13 @@ def _store_only_from_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keeps a shell's ``LEDGER_EVENT_STORE`` from moving tests to its store."""
     monkeypatch.delenv("LEDGER_EVENT_STORE", raising=False)
     monkeypatch.delenv("POSTGRES_SCHEMA", raising=False)
+
+
+@pytest.fixture
+def empty_logs(event_store: Store) -> Iterator[EmptyLogs]:
+    """Fresh logs per example of a property test, on each event store."""
+    with ExitStack() as stack:
+        yield EmptyLogs(event_store, stack)
 
 
 @pytest.fixture

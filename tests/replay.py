@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from ledger import log as event_log
 from ledger.application import Ledger
-from ledger.settings import Settings
 from tests.projections.helpers import (
     apply_command,
     command,
@@ -30,6 +29,7 @@ from tests.projections.helpers import (
     voter,
     word,
 )
+from tests.stores import EmptyLogs
 
 _vote = st.tuples(st.just("vote"), voter, tool, verdict)
 _review = st.tuples(st.just("review"), tool, reviewer, verdict, word)
@@ -142,11 +142,16 @@ def replay(ledger: Ledger, stop: int) -> Replayed:
 
 
 @contextmanager
-def scripted(script: list[tuple[Any, ...]]) -> Iterator[tuple[Path, Ledger]]:
-    """A fresh ledger home, seeded and then run through ``script``'s commands."""
+def scripted(
+    logs: EmptyLogs, script: list[tuple[Any, ...]]
+) -> Iterator[tuple[Path, Ledger]]:
+    """A fresh ledger home, seeded and then run through ``script``'s commands.
+
+    Its log is an empty one of ``logs``, on the test's event store.
+    """
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory) / "home"
-        ledger = Ledger(Settings(home=home))
+        ledger = logs.fresh(home)[0].ledger()
         try:
             seed(ledger)
             for step in script:

@@ -10,6 +10,11 @@ from the environment, the CLI, the app or a child process, finds the same log.
 A test that is about the SQLite file itself carries
 ``@pytest.mark.sqlite_only("why")`` and runs on SQLite alone; the reason is
 required, so no test leaves PostgreSQL out without saying why.
+
+A property test takes ``empty_logs`` (:class:`EmptyLogs`) for an empty log
+per example, and a fixture wider than one test, such as a module's served
+node, is parametrised over :data:`STORES` and puts its log on the store with
+:func:`store_env`.
 """
 
 from __future__ import annotations
@@ -17,15 +22,19 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from ledger.application import Ledger
+from ledger.auth import TokenStoreBase, open_token_store
+from ledger.postgres_tables import Place
+from ledger.postgres_tokens import TABLE as TOKENS_TABLE
 from ledger.settings import Settings
 from tests.helpers import URL, private_schema
 
@@ -71,6 +80,25 @@ class Store:
         with psycopg.connect(URL) as db:
             db.execute(f'SET search_path TO "{self.env["POSTGRES_SCHEMA"]}"')
             return db.execute(f"SELECT {columns} FROM verdictledger_events").fetchall()
+
+    def token_store(self) -> TokenStoreBase:
+        """The token store every node of this home's log shares."""
+        return open_token_store(self.settings, self.env)
+
+    def token_rows(self) -> list[tuple[Any, ...]]:
+        """Every stored token's row as kept, read past the token store."""
+        if self.name == "sqlite":
+            path = self.settings.auth_path
+            if not path.exists():
+                return []
+            with closing(sqlite3.connect(path)) as db:
+                return db.execute("SELECT * FROM tokens").fetchall()
+        table = Place.of(self.settings, self.env).table(TOKENS_TABLE)
+        with psycopg.connect(URL) as db:
+            exists = db.execute("SELECT to_regclass(%s)", (table.as_string(db),))
+            if exists.fetchone() == (None,):
+                return []
+            return db.execute(sql.SQL("SELECT * FROM {}").format(table)).fetchall()
 
     def close(self) -> None:
         """Closes every ledger opened here."""
@@ -132,3 +160,78 @@ def open_store(
         monkeypatch.setenv("POSTGRES_SCHEMA", postgres.env["POSTGRES_SCHEMA"])
         # The list is shared, so the ledgers are closed before the schema goes.
         yield Store("postgres", postgres.settings, postgres.env, postgres.opened)
+
+
+@dataclass
+class EmptyLogs:
+    """Empty logs for each example of a property test, on the test's store.
+
+    Hypothesis runs a test's body many times under one fixture, and each
+    example needs logs of its own. On SQLite they are new files in the homes
+    the example names; on PostgreSQL they are the test's private schemas,
+    emptied with their positions restarted, since a schema per example would
+    cost more than most examples do.
+
+    Attributes:
+        store: The test's event store; its schema holds the first log.
+        stack: Drops the schemas made for second and later logs.
+        schemas: On PostgreSQL, the schema of each log asked for so far.
+    """
+
+    store: Store
+    stack: ExitStack
+    schemas: list[str] = field(default_factory=list)
+
+    def fresh(self, *homes: Path) -> list[Store]:
+        """One store per home, each with an empty log.
+
+        The caller closes the ledgers it opens on them, before the next
+        example empties the logs.
+        """
+        if self.store.name == "sqlite":
+            return [Store("sqlite", Settings(home=home)) for home in homes]
+        if not self.schemas:
+            self.schemas.append(self.store.env["POSTGRES_SCHEMA"])
+        while len(self.schemas) < len(homes):
+            extra = self.stack.enter_context(contextmanager(private_schema)(homes[0]))
+            self.schemas.append(extra.env["POSTGRES_SCHEMA"])
+        with psycopg.connect(URL, autocommit=True) as db:
+            for schema in self.schemas[: len(homes)]:
+                table = f'"{schema}".verdictledger_events'
+                if db.execute("SELECT to_regclass(%s)", (table,)).fetchone() != (None,):
+                    db.execute(f"TRUNCATE {table} RESTART IDENTITY")
+        return [
+            Store(
+                "postgres",
+                replace(self.store.settings, home=home),
+                {"POSTGRES_SCHEMA": schema},
+            )
+            for home, schema in zip(homes, self.schemas, strict=False)
+        ]
+
+
+@contextmanager
+def store_env(name: str, home: Path) -> Iterator[dict[str, str]]:
+    """The environment putting a log on store ``name``, for a fixture wider than a test.
+
+    Empty for SQLite; for PostgreSQL, ``LEDGER_EVENT_STORE`` and the
+    ``POSTGRES_SCHEMA`` of a private schema of its own, dropped when the
+    block ends. ``event_store`` sets these in the process environment for
+    one test, and every test starts with them unset; a module's fixture
+    passes them to what it starts instead, and sets them only around what
+    reads the process environment (:func:`environment`).
+    """
+    if name == "sqlite":
+        yield {}
+        return
+    with contextmanager(private_schema)(home) as postgres:
+        yield {"LEDGER_EVENT_STORE": URL, **postgres.env}
+
+
+@contextmanager
+def environment(env: dict[str, str]) -> Iterator[None]:
+    """Sets ``env`` in the process environment for the block."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        yield

@@ -1,8 +1,9 @@
 """``/api/tokens``: admins issue, list and revoke API tokens.
 
 What ``ledger token`` does on the box, over HTTP. The handlers run on
-worker threads: each reads or writes the token store's SQLite file through
-that thread's own connection (:class:`api.security.Tokens`).
+worker threads: each reads or writes the token store through that thread's
+own connection to ``auth.sqlite``, or the PostgreSQL store's pool
+(:class:`api.security.Tokens`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ models themselves: the replay that holds rows across batches
 helper processes (:mod:`~projections.rebuild.processes`): one folds the log
 (:mod:`~projections.rebuild.fold_process`) while the other loads with SQL
 the read models that need no fold (:mod:`~projections.rebuild.set_loader`).
+A large PostgreSQL log is first copied into a scratch SQLite file
+(:mod:`~projections.rebuild.log_copy`) to take the same path.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from rich.console import Console
 from ledger.application import Ledger
 from projections import files, schema
 from projections.readmodel_parts import SQL
-from projections.rebuild import scratch
+from projections.rebuild import log_copy, scratch
 from projections.rebuild.fold_process import FoldProcess
 from projections.rebuild.later_events import LaterEvents
 from projections.rebuild.progress import progress_bar
@@ -46,6 +48,8 @@ BULK_MIN_EVENTS = 50_000
 """Below this, starting two helper processes costs more than they save."""
 SCRATCH = ".fold"
 """Suffix of the file a bulk rebuild folds into before copying it over."""
+LOG_COPY = ".log"
+"""Suffix of the scratch copy of a PostgreSQL log a bulk rebuild reads."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,10 @@ def build(
         batch_size: Events per fold transaction.
         progress: Show a progress bar with events/s and ETA.
         console: Where the progress bar is drawn.
-        bulk: Fold and load in two helper processes; possible when the log
-            is an SQLite file. With False, this process folds every read
-            model itself, as it does for any other store; by default, helper
+        bulk: Fold and load in two helper processes, which read the log as
+            an SQLite file: the embedded store's own, or a scratch copy of a
+            PostgreSQL log. With False, this process folds every read model
+            itself, reading the log through the recorder; by default, helper
             processes are used from ``BULK_MIN_EVENTS`` events up.
         held_limit: How many votes the fold holds at most; what bounds its
             memory.
@@ -110,7 +115,7 @@ def build(
         with progress_bar(progress, total, console) as advance:
             if bulk is None:
                 bulk = total >= BULK_MIN_EVENTS
-            log_file = source.sqlite_file if bulk else None
+            log_file = _bulk_log(source, target, total) if bulk else None
             if log_file is None:
                 ids = source.with_later_events()
                 later = None if ids is None else LaterEvents(ids)
@@ -143,6 +148,7 @@ def build(
         raise
     finally:
         source.close()
+        files.discard(target.with_name(f"{target.name}{LOG_COPY}"))
     conn.close()
     files.fsync(target)
     return RebuildResult(
@@ -152,6 +158,20 @@ def build(
         helpers_peak_rss_kb=helpers_peak_rss_kb,
         forgotten=forgotten,
     )
+
+
+def _bulk_log(source: LogSource, target: Path, total: int) -> tuple[str, str] | None:
+    """The SQLite log file the helper processes read, if the log has one.
+
+    A PostgreSQL log is copied into a scratch file beside ``target``; states
+    that only the mapper can read (encrypted, compressed) have none.
+    """
+    if source.sqlite_file is not None:
+        return source.sqlite_file
+    if source.readable_by_sql and log_copy.copyable(source.recorder):
+        copy = target.with_name(f"{target.name}{LOG_COPY}")
+        return log_copy.copy_log(source.recorder, copy, total)
+    return None
 
 
 def _fold_beside_set_loader(
@@ -275,5 +295,6 @@ def _remove_abandoned(path: Path) -> None:
     for generation in files.generations(path):
         if os.path.realpath(generation) != current:
             files.discard(generation)
-    for left in path.parent.glob(f"{path.stem}-*{path.suffix}{SCRATCH}"):
-        files.discard(left)
+    for suffix in (SCRATCH, LOG_COPY):
+        for left in path.parent.glob(f"{path.stem}-*{path.suffix}{suffix}"):
+            files.discard(left)

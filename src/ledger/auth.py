@@ -17,14 +17,17 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import sqlite_utils
 
 from ledger import rules
+from ledger.settings import Settings
 
 ROLES = ("admin", "editor", "reviewer", "voter", "metrics")
 PREFIX = "vl"
@@ -52,7 +55,12 @@ _MIGRATIONS = {
         "CREATE INDEX IF NOT EXISTS tokens_by_role ON tokens (role)",
     ),
 }
-_COLUMNS = "rowid, id, role, reviewer, created_at, expires_at, last_used_at, revoked_at"
+_COLUMNS = "{seq}, id, role, reviewer, created_at, expires_at, last_used_at, revoked_at"
+INSERT_TOKEN = (
+    "INSERT INTO {tokens} (id, digest, role, reviewer, created_at, expires_at) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_KEPT = "id, digest, role, reviewer, created_at, expires_at, last_used_at, revoked_at"
 
 State = Literal["live", "expired", "revoked"]
 
@@ -167,38 +175,45 @@ class TokenInfo:
         )
 
 
-class TokenStore:
-    """Hashed tokens in a small SQLite file beside the event store.
+class TokenStoreBase(ABC):
+    """Issuing, checking, listing and revoking tokens, over a table of them.
 
-    Opening the store brings an older file's schema up to date in one
-    write transaction, keeping every token it holds working.
+    What a token is and how it is checked is here, once; the two stores
+    below it only say where the table is and how to run a statement on it:
+    :class:`TokenStore` in a SQLite file beside the embedded event store,
+    :class:`ledger.postgres_tokens.PostgresTokenStore` in the PostgreSQL
+    database of the event log, where every node finds the same tokens. Open
+    the right one with :func:`open_token_store`.
+
+    Statements are written with ``?`` placeholders, ``{tokens}`` for the
+    table and ``{seq}`` for the column that orders tokens as issued.
     """
 
-    def __init__(self, path: Path, secret: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite_utils.Database(path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._secret = secret
-        self._migrate()
+    thread_safe = False
+    """Whether one store may serve every thread of a process."""
+    remote = False
+    """Whether a check is a round trip to a server rather than a file read."""
+    busy: tuple[type[Exception], ...] = ()
+    """Errors meaning the store was too busy to record a last use."""
 
-    def _migrate(self) -> None:
-        conn = self._db.conn
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-            return
-        # Several workers may open the file at once: the first to take the
-        # write lock migrates, the others then find the version current.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            conn.execute(_CREATE)
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[step]:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    @abstractmethod
+    def _rows(self, statement: str, args: Sequence[object]) -> list[tuple[Any, ...]]:
+        """The rows a query returns."""
+
+    @abstractmethod
+    def _change(self, statement: str, args: Sequence[object]) -> int:
+        """Runs a write in a transaction of its own; the rows it changed."""
+
+    @abstractmethod
+    def _insert(self, values: Sequence[object]) -> int:
+        """Stores a new token's row from :data:`_INSERTED`; returns its seq."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Lets go of the store's connections."""
 
     def _digest(self, token_secret: str) -> str:
         return hmac.new(self._secret, token_secret.encode(), hashlib.sha256).hexdigest()
@@ -238,21 +253,16 @@ class TokenStore:
         token_id = secrets.token_hex(6)
         token_secret = secrets.token_urlsafe(32)
         expires = None if expires_in is None else created + expires_in
-        with self._db.conn:
-            cursor = self._db.execute(
-                "INSERT INTO tokens (id, digest, role, reviewer, created_at, "
-                "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    token_id,
-                    self._digest(token_secret),
-                    role,
-                    reviewer,
-                    created.isoformat(),
-                    None if expires is None else expires.isoformat(),
-                ],
-            )
-        seq = cursor.lastrowid
-        assert seq is not None, "an INSERT into a rowid table sets it"
+        seq = self._insert(
+            [
+                token_id,
+                self._digest(token_secret),
+                role,
+                reviewer,
+                created.isoformat(),
+                None if expires is None else expires.isoformat(),
+            ]
+        )
         info = TokenInfo(token_id, role, reviewer, created, expires, None, None, seq)
         return f"{PREFIX}_{token_id}_{token_secret}", info
 
@@ -272,15 +282,14 @@ class TokenStore:
         if len(parts) != 3 or parts[0] != PREFIX:
             return None
         _, token_id, token_secret = parts
-        # One indexed SELECT: sqlite-utils' Table.get re-reads the schema on
-        # every call, which costs more than the check itself.
-        row = self._db.execute(
+        rows = self._rows(
             "SELECT digest, role, reviewer, revoked_at, expires_at, last_used_at "
-            "FROM tokens WHERE id = ?",
+            "FROM {tokens} WHERE id = ?",
             [token_id],
-        ).fetchone()
-        if row is None or row[3]:
+        )
+        if not rows or rows[0][3]:
             return None
+        row = rows[0]
         if not hmac.compare_digest(row[0], self._digest(token_secret)):
             return None
         expires = _time(row[4])
@@ -304,43 +313,61 @@ class TokenStore:
         used = _now(now).astimezone(UTC).replace(microsecond=0)
         recent = (used - LAST_USE_GRANULARITY).isoformat()
         try:
-            with self._db.conn:
-                cursor = self._db.execute(
-                    "UPDATE tokens SET last_used_at = ? WHERE id = ? "
-                    "AND (last_used_at IS NULL OR last_used_at <= ?)",
-                    [used.isoformat(), token_id, recent],
-                )
-        except sqlite3.OperationalError:
+            changed = self._change(
+                "UPDATE {tokens} SET last_used_at = ? WHERE id = ? "
+                "AND (last_used_at IS NULL OR last_used_at <= ?)",
+                [used.isoformat(), token_id, recent],
+            )
+        except self.busy:
             return False
-        return cursor.rowcount == 1
+        return changed == 1
 
     def get(self, token_id: str) -> TokenInfo | None:
         """What is kept of the token ``token_id``, if there is one."""
-        row = self._db.execute(
-            f"SELECT {_COLUMNS} FROM tokens WHERE id = ?", [token_id]
-        ).fetchone()
-        return None if row is None else TokenInfo.of_row(row)
+        rows = self._rows(f"SELECT {_COLUMNS} FROM {{tokens}} WHERE id = ?", [token_id])
+        return TokenInfo.of_row(rows[0]) if rows else None
 
     def page(
         self, after: int = 0, limit: int = 100, role: str | None = None
     ) -> list[TokenInfo]:
         """Up to ``limit`` tokens issued after ``seq`` ``after``, oldest first."""
-        where = "rowid > ?" if role is None else "rowid > ? AND role = ?"
+        where = "{seq} > ?" if role is None else "{seq} > ? AND role = ?"
         args: list[object] = [after] if role is None else [after, role]
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM tokens WHERE {where} ORDER BY rowid LIMIT ?",
+        rows = self._rows(
+            f"SELECT {_COLUMNS} FROM {{tokens}} WHERE {where} ORDER BY {{seq}} LIMIT ?",
             [*args, limit],
-        ).fetchall()
+        )
         return [TokenInfo.of_row(row) for row in rows]
 
     def revoke(self, token_id: str, now: datetime | None = None) -> bool:
         """Revokes a token by its id; False if there is no such live token."""
-        with self._db.conn:
-            cursor = self._db.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                [_now(now).isoformat(), token_id],
+        changed = self._change(
+            "UPDATE {tokens} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            [_now(now).isoformat(), token_id],
+        )
+        return changed == 1
+
+    def kept(self) -> list[tuple[Any, ...]]:
+        """Every token as stored, digest included, in the order issued.
+
+        For moving tokens to another store only (:meth:`keep`); never shown.
+        """
+        return self._rows(f"SELECT {_KEPT} FROM {{tokens}} ORDER BY {{seq}}", [])
+
+    def keep(self, rows: Sequence[Sequence[object]]) -> int:
+        """Stores tokens as :meth:`kept` gave them; returns how many were new.
+
+        A token whose id is already here is left as it is. The digests stay
+        valid only under the same server secret.
+        """
+        added = 0
+        for row in rows:
+            added += self._change(
+                f"INSERT INTO {{tokens}} ({_KEPT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING",
+                row,
             )
-        return cursor.rowcount == 1
+        return added
 
     def revoke_known(self, token_id: str) -> TokenInfo:
         """Revokes the token ``token_id`` and returns it as revoked.
@@ -363,5 +390,87 @@ class TokenStore:
             raise TokenAlreadyRevoked(msg)
         return info
 
+
+class TokenStore(TokenStoreBase):
+    """Hashed tokens in a small SQLite file beside the embedded event store.
+
+    Opening the store brings an older file's schema up to date in one
+    write transaction, keeping every token it holds working. A connection
+    belongs to the thread that opened it, so each thread opens its own.
+    """
+
+    busy = (sqlite3.OperationalError,)
+
+    def __init__(self, path: Path, secret: bytes) -> None:
+        super().__init__(secret)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite_utils.Database(path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        conn = self._db.conn
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        # Several workers may open the file at once: the first to take the
+        # write lock migrates, the others then find the version current.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute(_CREATE)
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    def _sql(self, statement: str) -> str:
+        return statement.format(tokens="tokens", seq="rowid")
+
+    def _rows(self, statement: str, args: Sequence[object]) -> list[tuple[Any, ...]]:
+        # A plain indexed SELECT: sqlite-utils' Table.get re-reads the schema
+        # on every call, which costs more than a token check itself.
+        return self._db.execute(self._sql(statement), list(args)).fetchall()
+
+    def _change(self, statement: str, args: Sequence[object]) -> int:
+        with self._db.conn:
+            return self._db.execute(self._sql(statement), list(args)).rowcount
+
+    def _insert(self, values: Sequence[object]) -> int:
+        with self._db.conn:
+            cursor = self._db.execute(
+                INSERT_TOKEN.format(tokens="tokens"), list(values)
+            )
+        seq = cursor.lastrowid
+        assert seq is not None, "an INSERT into a rowid table sets it"
+        return seq
+
     def close(self) -> None:
         self._db.close()
+
+
+def open_token_store(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> TokenStoreBase:
+    """The token store of ``settings``: where every node of it finds its tokens.
+
+    Beside the embedded event store, the SQLite file ``auth.sqlite`` of the
+    home; with a PostgreSQL event store, a table beside the log, in its
+    schema, shared by every node.
+
+    Args:
+        settings: The ledger's settings; the server secret keys the digests.
+        env: What the ledger was given besides the process environment (the
+            PostgreSQL schema, in tests).
+    """
+    secret = settings.server_secret()
+    if settings.event_store is None:
+        return TokenStore(settings.auth_path, secret)
+    # Imported here so that the embedded store never imports psycopg.
+    from ledger.postgres_tables import Place
+    from ledger.postgres_tokens import PostgresTokenStore
+
+    return PostgresTokenStore(Place.of(settings, env), secret)

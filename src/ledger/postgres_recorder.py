@@ -32,6 +32,7 @@ from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
 
 from ledger.conditional_appends import ConditionalAppends, Unchanged
+from ledger.postgres_tables import tables_lock
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,23 +86,18 @@ def retried(once: F) -> F:
 class TablesCreatedInTurn:
     """Creates a recorder's tables and types holding a lock of its schema.
 
-    ``CREATE TABLE IF NOT EXISTS`` and eventsourcing's ``CREATE TYPE`` are
-    not safe against themselves: nodes (or workers) opening a fresh schema at
-    the same moment fail with a duplicate key in PostgreSQL's catalogue. A
-    session advisory lock, named after the schema, makes them take turns;
-    whoever comes second finds everything made.
+    eventsourcing's ``CREATE TYPE`` and ``CREATE TABLE IF NOT EXISTS`` fail
+    when run by two connections at once (see :func:`tables_lock`).
     """
 
     datastore: PostgresDatastore
 
     def create_table(self) -> None:
-        key = f"{self.datastore.schema}.ledger-tables"
-        with self.datastore.get_connection() as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
-            try:
-                super().create_table()  # type: ignore[misc]
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+        with (
+            self.datastore.get_connection() as conn,
+            tables_lock(conn, self.datastore.schema),
+        ):
+            super().create_table()  # type: ignore[misc]
 
 
 class LedgerPostgresAggregateRecorder(TablesCreatedInTurn, PostgresAggregateRecorder):

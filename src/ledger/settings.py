@@ -224,7 +224,7 @@ class Settings:
             msg = f"LEDGER_EVENT_STORE must be a postgresql:// URL, not {url.scheme!r}"
             raise ValueError(msg)
         return {
-            "PERSISTENCE_MODULE": "ledger.postgres_recorder:LedgerPostgresFactory",
+            "PERSISTENCE_MODULE": "ledger.postgres_appends:EarlyUnlockPostgresFactory",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(url.port or 5432),

@@ -8,9 +8,12 @@ secret nor a digest.
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,7 +23,14 @@ from rich.table import Column, Table
 
 from ledger import durations, errors
 from ledger.application import Ledger
-from ledger.auth import ROLES, TokenError, TokenInfo, TokenStore
+from ledger.auth import (
+    ROLES,
+    TokenError,
+    TokenInfo,
+    TokenStore,
+    TokenStoreBase,
+    open_token_store,
+)
 from ledger.settings import Settings
 
 console = Console(stderr=True)
@@ -46,19 +56,40 @@ class Duration(click.ParamType):
 
 
 @contextmanager
-def token_store() -> Iterator[TokenStore]:
-    """The token store of ``LEDGER_HOME``; a refusal is a one-line error."""
+def token_store() -> Iterator[TokenStoreBase]:
+    """The token store every node shares; a refusal is a one-line error.
+
+    ``auth.sqlite`` in ``LEDGER_HOME``, or the table beside a PostgreSQL log.
+    """
     try:
         settings = Settings.from_env()
-        store = TokenStore(settings.auth_path, settings.server_secret())
+        store = open_token_store(settings)
     except ValueError as error:
         raise click.ClickException(str(error)) from error
+    except Exception as error:
+        _refuse_postgres_failure(error)
+        raise
     try:
         yield store
     except (TokenError, errors.LedgerError) as error:
         raise click.ClickException(str(error)) from error
+    except Exception as error:
+        _refuse_postgres_failure(error)
+        raise
     finally:
         store.close()
+
+
+def _refuse_postgres_failure(error: Exception) -> None:
+    """Raises a PostgreSQL failure again as a one-line error.
+
+    psycopg is only imported for a PostgreSQL store, so it is looked up
+    rather than imported here.
+    """
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(error, psycopg.Error):
+        msg = f"the token store could not be used: {error}"
+        raise click.ClickException(msg) from error
 
 
 def _enrolled(handle: str) -> None:
@@ -144,3 +175,39 @@ def token_revoke(token_id: str) -> None:
     with token_store() as store:
         info = store.revoke_known(token_id)
     console.print(f"revoked token {info.id} ({info.role})")
+
+
+@token_group.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def token_import(source: Path) -> None:
+    """Copy the tokens of an auth.sqlite file into this ledger's token store.
+
+    For a move to PostgreSQL: the tokens issued on the old node keep working
+    on every new one. Needs the old home's secret.key in LEDGER_HOME (it
+    keys the digests); a token whose id is already there is skipped.
+    """
+    try:
+        # Rows are read as stored: no digest is computed, so no secret needed.
+        old = TokenStore(source, b"")
+        try:
+            rows = old.kept()
+        finally:
+            old.close()
+    except sqlite3.DatabaseError as error:
+        msg = f"{source} is not a token file: {error}"
+        raise click.ClickException(msg) from error
+    try:
+        secret = Settings.from_env().secret_path
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    if not secret.exists():
+        msg = (
+            f"no server secret at {secret}: copy the old home's secret.key there "
+            "first, or the imported tokens will not verify"
+        )
+        raise click.ClickException(msg)
+    with token_store() as store:
+        added = store.keep(rows)
+    skipped = len(rows) - added
+    said = f" ({skipped} already there)" if skipped else ""
+    click.echo(f"imported {added} tokens from {source}{said}", err=True)

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -24,14 +25,18 @@ from typing import Any
 
 import httpx
 import psutil
+import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from psycopg import sql
 
 from api.config import ApiSettings
+from api.postgres_idempotency import TABLE as IDEMPOTENCY_TABLE
 from ledger import demo
 from ledger.application import Ledger
-from ledger.auth import TokenStore
+from ledger.auth import open_token_store
+from ledger.postgres_tables import Place
 from ledger.settings import Settings
 
 LEDGER = shutil.which("ledger", path=str(Path(sys.executable).parent)) or "ledger"
@@ -127,10 +132,16 @@ def log_head(home: Path) -> int:
         ledger.close()
 
 
-def issue_tokens(home: Path) -> dict[str, str]:
-    """One token per role, plus reviewer tokens for two panel members."""
-    settings = Settings(home=home)
-    store = TokenStore(settings.auth_path, settings.server_secret())
+def issue_tokens(
+    home: Path, settings: Settings | None = None, env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """One token per role, plus reviewer tokens for two panel members.
+
+    Issued into the token store of ``settings`` (by default ``home`` on the
+    store the environment names), with ``env`` naming its schema if the
+    environment does not.
+    """
+    store = open_token_store(settings or ledger_settings(home), env)
     try:
         return {
             "admin": store.create("admin"),
@@ -142,6 +153,21 @@ def issue_tokens(home: Path) -> dict[str, str]:
         }
     finally:
         store.close()
+
+
+def idempotency_keys(home: Path) -> list[str]:
+    """The idempotency keys kept for ``home``, read past the store.
+
+    From ``api.sqlite``, or from the table beside a PostgreSQL log.
+    """
+    settings = ledger_settings(home)
+    if settings.event_store is None:
+        with contextlib.closing(sqlite3.connect(home / "api.sqlite")) as db:
+            return [row[0] for row in db.execute("SELECT key FROM idempotency")]
+    table = Place.of(settings).table(IDEMPOTENCY_TABLE)
+    with psycopg.connect(settings.event_store) as db:
+        keys = db.execute(sql.SQL("SELECT key FROM {}").format(table))
+        return [row[0] for row in keys]
 
 
 def settings_for(home: Path, **overrides: Any) -> ApiSettings:

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from ledger.auth import TokenStore
-from ledger.settings import Settings
-from tests.api.helpers import CARD, PAIR, Api, problem
+from ledger.auth import open_token_store
+from tests.api.helpers import CARD, PAIR, Api, ledger_settings, problem
 
 TOOL = {"slug": "zed-coder", "name": "Zed Coder", "vendor": "Zed", "category": "C"}
 REVIEW = {"verdict": "skip", "rationale": "Not mine to say.", "reason": "x"}
@@ -73,8 +72,7 @@ def test_a_revoked_token_is_refused_at_once(api: Api, home: Path) -> None:
     assert (
         api.request("PATCH", CARD, "editor", json={"tagline": "One"}).status_code == 200
     )
-    settings = Settings(home=home)
-    store = TokenStore(settings.auth_path, settings.server_secret())
+    store = open_token_store(ledger_settings(home))
     try:
         assert store.revoke(api.tokens["editor"].split("_")[1])
     finally:

@@ -27,6 +27,7 @@ from litestar.testing import TestClient
 from api import create_app
 from ledger import log
 from ledger.application import Ledger
+from ledger.auth import open_token_store
 from ledger.settings import Settings
 from projections import Projector, readmodel_path
 from projections.backup import backup
@@ -423,6 +424,9 @@ def test_a_postgres_ledger_backs_up_its_home_and_the_dump_completes_it(
 ) -> None:
     ledger = postgres.ledger()
     ledger.register_tool(CTX, "pg-tool", FIELDS)
+    tokens = open_token_store(postgres.settings, postgres.env)
+    token = tokens.create("editor")
+    tokens.close()
     projector = Projector(ledger, readmodel_path(postgres.settings))
     projector.catch_up()
     projector.close()
@@ -452,3 +456,9 @@ def test_a_postgres_ledger_backs_up_its_home_and_the_dump_completes_it(
     postgres.opened.append(again)
     assert log.read(again.recorder, after=0, limit=1000) == before
     assert again.head_position() >= manifest.log_head
+    # The tokens were in the dump, and the restored secret still keys them.
+    tokens = open_token_store(restored, postgres.env)
+    try:
+        assert tokens.verify(token) is not None
+    finally:
+        tokens.close()

@@ -27,6 +27,7 @@ from projections.rebuild import build
 from tests.api.helpers import CARD, Api, problem, settings_for
 from tests.projections.helpers import TOOLS
 from tests.replay import FIGURES, Replayed, replay, scripted, scripts
+from tests.stores import EmptyLogs
 
 DIFF = CARD + "/diff"
 
@@ -129,19 +130,25 @@ def _check_diff(
 @settings(
     max_examples=12,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 @given(script=scripts, data=st.data())
 def test_diff_agrees_with_a_replay_of_the_log_up_to_each_point(
-    script: list[tuple[Any, ...]], data: st.DataObject
+    empty_logs: EmptyLogs, script: list[tuple[Any, ...]], data: st.DataObject
 ) -> None:
-    with scripted(script) as (home, ledger):
+    with scripted(empty_logs, script) as (home, ledger):
         head = ledger.head_position()
+        oracle = replay(ledger, head)
+        # Points are positions of events (or 0): on PostgreSQL a refused
+        # append leaves a gap, which no event's time stands for.
+        points = st.sampled_from([0, *oracle.events])
         with TestClient(app=create_app(settings_for(home))) as client:
             for _ in range(3):
-                start, end = sorted(
-                    data.draw(st.lists(st.integers(0, head), min_size=2, max_size=2))
-                )
+                start, end = sorted(data.draw(st.lists(points, min_size=2, max_size=2)))
                 slug = data.draw(st.sampled_from(TOOLS))
                 limit = data.draw(st.integers(1, 7))
                 params: dict[str, Any] = {"from": start, "to": end}
@@ -150,8 +157,7 @@ def test_diff_agrees_with_a_replay_of_the_log_up_to_each_point(
                     end = head
                 _check_diff(client, ledger, home, slug, start, end, limit, params)
             # A time stands for the newest event stamped at or before it.
-            oracle = replay(ledger, head)
-            moment = oracle.events[data.draw(st.integers(1, head))].at
+            moment = oracle.events[data.draw(st.sampled_from(list(oracle.events)))].at
             moment += timedelta(microseconds=data.draw(st.integers(0, 5)))
             start = _stamp_position(oracle, moment)
             slug = data.draw(st.sampled_from(TOOLS))

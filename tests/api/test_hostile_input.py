@@ -390,6 +390,7 @@ def test_the_415_is_documented_on_every_operation_that_takes_a_body(api: Api) ->
         assert "(/problems/storage-unavailable)" in responses["503"]["description"]
 
 
+@pytest.mark.usefixtures("event_store")
 def test_a_stream_past_the_head_is_refused_before_it_starts(tmp_path: Path) -> None:
     """Over real HTTP: an EventSource gets a 422 it stops on, not a dying stream."""
     home = make_home(tmp_path)

@@ -1,7 +1,8 @@
 """Idempotency claims outlive a crashed request: recovered from the log, once.
 
 A claim left by a dead process is made for real: a child process claims a
-key in the node's ``api.sqlite`` and SIGKILLs itself. End to end, a real
+key in the node's store (``api.sqlite``, or the table beside a PostgreSQL
+log) and SIGKILLs itself. End to end, a real
 ``ledger serve`` is SIGKILLed while a create waits on a lock the test holds:
 the writers' lock (the claim is taken, nothing appended) or ``api.sqlite``'s
 (the command appended, its answer not stored); the log's event count shows
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import signal
 import sqlite3
 import subprocess
@@ -24,72 +26,122 @@ from pathlib import Path
 
 import httpx
 import msgspec
+import psycopg
+import pytest
 
 from api.idempotency import fingerprint
-from api.idempotency_store import IdempotencyStore, Orphan, StoredResponse
+from api.idempotency_store import (
+    IdempotencyStore,
+    KeyStore,
+    Orphan,
+    StoredResponse,
+    open_idempotency_store,
+)
+from api.postgres_idempotency import lock_id
 from api.schemas import ToolCreate
-from ledger.auth import Principal, TokenStore
+from ledger.auth import Principal, open_token_store
 from ledger.context import Context
 from ledger.log import of_request
-from ledger.settings import Settings
+from ledger.postgres_tables import Place
 from tests.api.helpers import (
     Api,
     Crashable,
     crashable,
     issue_tokens,
+    ledger_settings,
     make_home,
     served,
+    settings_for,
 )
+from tests.helpers import URL
+from tests.stores import Store
 
 TOOL = {"slug": "crash-tool", "name": "Crash", "vendor": "V", "category": "C"}
 TOOL_FINGERPRINT = fingerprint("POST", "/api/tools", msgspec.convert(TOOL, ToolCreate))
 ROOT = Path(__file__).resolve().parents[2]
 DIE_HOLDING_A_CLAIM = """
 import os, signal, sys
-from pathlib import Path
-from api.idempotency_store import IdempotencyStore
-store = IdempotencyStore(Path(sys.argv[1]), 3600)
-path, scope, key, fingerprint, request_id, after = sys.argv[1:]
+from api.config import ApiSettings
+from api.idempotency_store import open_idempotency_store
+store = open_idempotency_store(ApiSettings.from_env())
+scope, key, fingerprint, request_id, after = sys.argv[1:]
 assert store.claim(scope, key, fingerprint, request_id, int(after)).claimed
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
 def claim_and_die(
-    db: Path, scope: str, key: str, fingerprint: str, request_id: str, after: int
+    home: Path, scope: str, key: str, fingerprint: str, request_id: str, after: int
 ) -> None:
-    """A process that claims ``key`` and is killed before it can answer."""
-    args = (str(db), scope, key, fingerprint, request_id, str(after))
+    """A process that claims ``key`` in ``home``'s store and is killed holding it.
+
+    Returns once the claim is dead: on PostgreSQL, once the server has seen
+    the dead process's connection end, which frees its lock a moment later.
+    """
+    args = (scope, key, fingerprint, request_id, str(after))
     died = subprocess.run(
         [sys.executable, "-c", DIE_HOLDING_A_CLAIM, *args],
         cwd=ROOT,
+        env={**os.environ, "LEDGER_HOME": str(home)},
         capture_output=True,
         check=False,
     )
     assert died.returncode == -signal.SIGKILL, died.stderr.decode()
+    settings = ledger_settings(home)
+    if settings.event_store is not None:
+        place = Place.of(settings)
+        lock = lock_id(place.schema, scope, key)
+        _until(lambda: not advisory_lock_held(lock), "the dead claim's lock to go")
+
+
+def advisory_lock_held(lock: int) -> bool:
+    """Whether any session holds the advisory lock ``lock``."""
+    with psycopg.connect(URL) as db:
+        row = db.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = %s",
+            (lock,),
+        ).fetchone()
+    return row is not None and row[0] > 0
+
+
+@pytest.fixture
+def keys(event_store: Store) -> Iterator[Callable[..., KeyStore]]:
+    """Opens key stores on the test's home and store, as workers would."""
+    opened: list[KeyStore] = []
+
+    def open_keys(ttl: int = 3600) -> KeyStore:
+        settings = settings_for(event_store.settings.home, idempotency_ttl_seconds=ttl)
+        store = open_idempotency_store(settings)
+        opened.append(store)
+        return store
+
+    yield open_keys
+    for store in opened:
+        store.close()
 
 
 def store(db: Path, ttl: float = 3600) -> IdempotencyStore:
     return IdempotencyStore(db, ttl)
 
 
-def test_a_live_claim_is_in_flight_for_every_worker(tmp_path: Path) -> None:
-    db = tmp_path / "api.sqlite"
-    first, other = store(db), store(db)
+def test_a_live_claim_is_in_flight_for_every_worker(
+    keys: Callable[..., KeyStore],
+) -> None:
+    first, other = keys(), keys()
     assert first.claim("t", "k", "f", "r1", 5).claimed
     assert other.claim("t", "k", "f", "r2", 5).in_flight
     assert first.claim("t", "k", "f", "r3", 5).in_flight
     answer = StoredResponse(201, b"{}", {"Location": "/x"})
     first.complete("t", "k", answer)
     assert other.claim("t", "k", "f", "r4", 5).replay == answer
-    first.close()
-    other.close()
 
 
-def test_a_dead_claim_is_taken_over_by_one_retry_at_a_time(tmp_path: Path) -> None:
-    db = tmp_path / "api.sqlite"
-    claim_and_die(db, "t", "k", "f", "dead-request", 7)
-    retry, rival = store(db), store(db)
+def test_a_dead_claim_is_taken_over_by_one_retry_at_a_time(
+    keys: Callable[..., KeyStore], event_store: Store
+) -> None:
+    claim_and_die(event_store.settings.home, "t", "k", "f", "dead-request", 7)
+    retry, rival = keys(), keys()
     assert retry.claim("t", "k", "f", "retry-1", 9).orphan == Orphan("dead-request", 7)
     assert rival.claim("t", "k", "f", "retry-2", 9).in_flight
     # Let go before the log was asked: the next retry asks about the same request.
@@ -100,15 +152,13 @@ def test_a_dead_claim_is_taken_over_by_one_retry_at_a_time(tmp_path: Path) -> No
     rival.abandon("t", "k")
     assert retry.claim("t", "k", "f", "retry-3", 11).orphan == Orphan("retry-2", 9)
     assert rival.claim("t", "k", "other body", "retry-4", 11).mismatch
-    retry.close()
-    rival.close()
 
 
 def test_crashes_leave_no_lock_files_behind(tmp_path: Path) -> None:
     db = tmp_path / "api.sqlite"
     claims = tmp_path / "api-claims"
-    claim_and_die(db, "t", "k", "f", "dead", 1)
-    claim_and_die(db, "t", "never-retried", "f", "dead", 1)
+    claim_and_die(tmp_path, "t", "k", "f", "dead", 1)
+    claim_and_die(tmp_path, "t", "never-retried", "f", "dead", 1)
     assert list(claims.iterdir()) != []
     retry = store(db)  # its first claim sweeps the dead claims' files
     assert retry.claim("t", "k", "f", "retry", 2).orphan is not None
@@ -118,15 +168,14 @@ def test_crashes_leave_no_lock_files_behind(tmp_path: Path) -> None:
     retry.close()
 
 
-def test_an_expired_key_is_forgotten_only_once_nobody_holds_it(tmp_path: Path) -> None:
-    db = tmp_path / "api.sqlite"
-    first, other = store(db, ttl=0), store(db, ttl=0)
+def test_an_expired_key_is_forgotten_only_once_nobody_holds_it(
+    keys: Callable[..., KeyStore],
+) -> None:
+    first, other = keys(ttl=0), keys(ttl=0)
     assert first.claim("t", "k", "f", "r1", 0).claimed
     assert other.claim("t", "k", "f", "r2", 0).in_flight
     first.complete("t", "k", StoredResponse(201, b"{}", {}))
     assert other.claim("t", "k", "f", "r2", 0).claimed
-    first.close()
-    other.close()
 
 
 def test_a_claim_recorded_before_owners_were_kept_is_recovered(tmp_path: Path) -> None:
@@ -145,8 +194,7 @@ def test_a_claim_recorded_before_owners_were_kept_is_recovered(tmp_path: Path) -
 
 
 def _editor(api: Api, home: Path) -> Principal:
-    settings = Settings(home=home)
-    tokens = TokenStore(settings.auth_path, settings.server_secret())
+    tokens = open_token_store(ledger_settings(home))
     try:
         principal = tokens.verify(api.tokens["editor"])
     finally:
@@ -157,8 +205,7 @@ def _editor(api: Api, home: Path) -> Principal:
 
 def _crashed_create(home: Path, editor: Principal, request_id: str, after: int) -> None:
     """The editor's create of TOOL with key ``crashed`` died holding its claim."""
-    db = home / "api.sqlite"
-    claim_and_die(db, editor.token_id, "crashed", TOOL_FINGERPRINT, request_id, after)
+    claim_and_die(home, editor.token_id, "crashed", TOOL_FINGERPRINT, request_id, after)
 
 
 def _retry(api: Api, request_id: str) -> httpx.Response:

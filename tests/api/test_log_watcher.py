@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio.to_thread
+import pytest
 from litestar.response.sse import ServerSentEventMessage
 
 from api.event_stream import Shutdown, follow
 from api.log_watcher import LogWatcher
 from ledger.application import Ledger
-from ledger.settings import Settings
 from tests.api.bulk_votes import append_votes
-from tests.api.helpers import make_home
+from tests.api.helpers import ledger_settings, make_home
 
 HELLO = "verdict ledger events"
 
@@ -34,7 +34,7 @@ async def _ids(stream: AsyncIterator[ServerSentEventMessage], count: int) -> lis
 
 
 async def _watched(home: Path) -> None:
-    ledger = Ledger(Settings(home=home))
+    ledger = Ledger(ledger_settings(home))
     shutdown = Shutdown()
     watcher = LogWatcher(ledger, poll=0.01, keepalive=3600, shutdown=shutdown, keep=4)
     watcher.start()
@@ -68,12 +68,13 @@ async def _watched(home: Path) -> None:
         ledger.close()
 
 
+@pytest.mark.usefixtures("event_store")
 def test_every_stream_gets_every_event_even_behind_the_window(tmp_path: Path) -> None:
     asyncio.run(_watched(make_home(tmp_path)))
 
 
 async def _kept_alive(home: Path) -> None:
-    ledger = Ledger(Settings(home=home))
+    ledger = Ledger(ledger_settings(home))
     watcher = LogWatcher(ledger, poll=0.01, keepalive=0.05, shutdown=Shutdown())
     watcher.start()
     streams = [follow(watcher, 0, on_end=lambda: None) for _ in range(3)]
@@ -92,5 +93,6 @@ async def _kept_alive(home: Path) -> None:
         ledger.close()
 
 
+@pytest.mark.usefixtures("event_store")
 def test_quiet_streams_get_a_keep_alive_at_each_tick(tmp_path: Path) -> None:
     asyncio.run(_kept_alive(make_home(tmp_path)))

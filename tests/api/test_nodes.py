@@ -73,8 +73,8 @@ def two_nodes(
 ) -> Iterator[Nodes]:
     """Two ``ledger serve`` nodes on the demo ledger in ``schema``, over ``url``.
 
-    The nodes share what a deployment copies to every node: the server
-    secret (voters are hashed with it) and the token store.
+    The nodes share what a deployment copies to every node, the server
+    secret (voters are hashed with it); the tokens are in the database.
     """
     env = {**schema.env, "LEDGER_EVENT_STORE": url}
     first, second = root / "node-a", root / "node-b"
@@ -83,10 +83,9 @@ def two_nodes(
         demo.load(ledger)
     finally:
         ledger.close()
-    tokens = issue_tokens(first)
+    tokens = issue_tokens(first, Settings(home=first, event_store=URL), schema.env)
     second.mkdir()
-    for shared in ("secret.key", "auth.sqlite"):
-        shutil.copy2(first / shared, second / shared)
+    shutil.copy2(first / "secret.key", second / "secret.key")
     reader = Ledger(Settings(home=root / "reader", event_store=URL), schema.env)
     node_env = {
         **env,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +28,15 @@ from api import create_app
 from api.problem_details import to_problem
 from api.problem_kinds import HTTP_LEVEL, KINDS, OWN, ledger_errors
 from ledger import errors
-from tests.api.helpers import CARD, Api, ledger_settings, problem, served, settings_for
+from tests.api.helpers import (
+    CARD,
+    Api,
+    idempotency_keys,
+    ledger_settings,
+    problem,
+    served,
+    settings_for,
+)
 from tests.api.raw_http import stalled_post
 from tests.stores import appends_held
 
@@ -77,21 +84,18 @@ def _key_in_flight(api: Api) -> httpx.Response:
     )
     with appends_held(ledger_settings(home)):
         thread.start()
-        _wait_for_claim(home / "api.sqlite", "slow")
+        _wait_for_claim(home, "slow")
         retry = _post_tool(api, json=TOOL, headers=headers)
     thread.join(15)
     assert first[0].status_code == 201
     return retry
 
 
-def _wait_for_claim(path: Path, key: str) -> None:
+def _wait_for_claim(home: Path, key: str) -> None:
     deadline = time.monotonic() + 10
-    with sqlite3.connect(path) as db:
-        while not db.execute(
-            "SELECT 1 FROM idempotency WHERE key = ?", (key,)
-        ).fetchone():
-            assert time.monotonic() < deadline, "the first request never claimed"
-            time.sleep(0.01)
+    while key not in idempotency_keys(home):
+        assert time.monotonic() < deadline, "the first request never claimed"
+        time.sleep(0.01)
 
 
 def _projection_behind(api: Api) -> httpx.Response:

@@ -28,6 +28,7 @@ from projections.rebuild import build
 from tests.api.helpers import CARD, Api, problem, settings_for
 from tests.projections.helpers import TOOLS
 from tests.replay import FIGURES, Replayed, replay, scripted, scripts
+from tests.stores import EmptyLogs
 
 PROVENANCE = CARD + "/provenance"
 CTX = Context(actor="editor:test", request_id="test")
@@ -93,36 +94,44 @@ def _check_against(
                 assert item.reviewer is None
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(script=scripts, data=st.data())
+EXAMPLES = {"sqlite": 12, "postgres": 5}
+"""Examples per store: each is slow (an app and two rebuilds), slower on PostgreSQL."""
+
+
 def test_provenance_agrees_with_a_replay_of_the_log_up_to_each_point(
-    script: list[tuple[Any, ...]], data: st.DataObject
+    empty_logs: EmptyLogs,
 ) -> None:
-    with scripted(script) as (home, ledger):
-        head = ledger.head_position()
-        oracle = replay(ledger, head)
-        # Now, through the API, the live read model.
-        with TestClient(app=create_app(settings_for(home))) as client:
-            for slug in TOOLS:
-                limit = data.draw(st.integers(1, 3))
-                found, events = _figure_events(client, slug, limit)
-                assert found.position == head
-                card = client.get(f"/api/tools/{slug}").json()
-                assert _card_counts(msgspec.convert(card, Card)) == (
-                    oracle.counts(slug)
-                )
-                _check_against(oracle, slug, events)
-        # Up to a random point, on read models rebuilt from the log, both
-        # in this process and by the bulk rebuild's helper processes.
-        point = data.draw(st.integers(0, head))
-        for bulk in (False, True):
-            path = home / f"replay-{point}-{bulk}.sqlite"
-            build(ledger, path, stop=point, bulk=bulk)
-            _check_read_model(path, replay(ledger, point))
+    @settings(
+        max_examples=EXAMPLES[empty_logs.store.name],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(script=scripts, data=st.data())
+    def agrees(script: list[tuple[Any, ...]], data: st.DataObject) -> None:
+        with scripted(empty_logs, script) as (home, ledger):
+            head = ledger.head_position()
+            oracle = replay(ledger, head)
+            # Now, through the API, the live read model.
+            with TestClient(app=create_app(settings_for(home))) as client:
+                for slug in TOOLS:
+                    limit = data.draw(st.integers(1, 3))
+                    found, events = _figure_events(client, slug, limit)
+                    assert found.position == head
+                    card = client.get(f"/api/tools/{slug}").json()
+                    assert _card_counts(msgspec.convert(card, Card)) == (
+                        oracle.counts(slug)
+                    )
+                    _check_against(oracle, slug, events)
+            # Up to a random point, on read models rebuilt from the log, both
+            # in this process and by the bulk rebuild's helper processes (on
+            # PostgreSQL, both in this process).
+            point = data.draw(st.integers(0, head))
+            for bulk in (False, True):
+                path = home / f"replay-{point}-{bulk}.sqlite"
+                build(ledger, path, stop=point, bulk=bulk)
+                _check_read_model(path, replay(ledger, point))
+
+    agrees()
 
 
 def _check_read_model(path: Path, oracle: Replayed) -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ledger.auth import TokenStore
-from ledger.settings import Settings
-from tests.api.helpers import Api
+from ledger.auth import open_token_store
+from tests.api.helpers import Api, ledger_settings
 
 
 def _reviewer_token(home: Path, handle: str) -> str:
     """What ``ledger token create --role reviewer --reviewer HANDLE`` prints."""
-    settings = Settings(home=home)
-    store = TokenStore(settings.auth_path, settings.server_secret())
+    store = open_token_store(ledger_settings(home))
     try:
         return store.create("reviewer", handle)
     finally:

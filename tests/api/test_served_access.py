@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,42 +20,55 @@ import httpx
 import pytest
 
 from api.browser_security import CSP
-from ledger.auth import TokenStore
-from ledger.settings import Settings
-from tests.api.helpers import LEDGER, issue_tokens, make_home, served
+from ledger.auth import TokenStoreBase, open_token_store
+from tests.api.helpers import LEDGER, issue_tokens, ledger_settings, make_home, served
+from tests.stores import STORES, environment, store_env
 
 WORKERS = 2
 PER_WORKER = 5
 ATTEMPTS = 400
 
 
-@pytest.fixture(scope="module")
+@dataclass(frozen=True)
+class Node:
+    """The served node: its URL, home, tokens and event store's environment."""
+
+    base: str
+    home: Path
+    tokens: dict[str, str]
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module", params=STORES)
 def node(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Node]:
     """Two workers over a demo ledger; metrics allowed to a network not ours."""
-    home = make_home(tmp_path_factory.mktemp("served-access"))
-    tokens = issue_tokens(home)
-    store = _store(home)
-    try:
-        tokens["admin2"] = store.create("admin")
-        tokens["admin3"] = store.create("admin")
-        tokens["metrics"] = store.create("metrics")
-        tokens["expired"], _ = store.issue(
-            "admin",
-            expires_in=timedelta(minutes=30),
-            now=datetime.now(UTC) - timedelta(hours=1),
-        )
-    finally:
-        store.close()
-    env = {"LEDGER_METRICS_ALLOW": "10.0.0.0/8"}
-    with served(home, workers=WORKERS, env=env) as base:
-        yield base, home, tokens
+    root = tmp_path_factory.mktemp("served-access")
+    with store_env(request.param, root) as env:
+        with environment(env):
+            home = make_home(root)
+            tokens = issue_tokens(home)
+        store = _store(home, env)
+        try:
+            tokens["admin2"] = store.create("admin")
+            tokens["admin3"] = store.create("admin")
+            tokens["metrics"] = store.create("metrics")
+            tokens["expired"], _ = store.issue(
+                "admin",
+                expires_in=timedelta(minutes=30),
+                now=datetime.now(UTC) - timedelta(hours=1),
+            )
+        finally:
+            store.close()
+        allow = {**env, "LEDGER_METRICS_ALLOW": "10.0.0.0/8"}
+        with served(home, workers=WORKERS, env=allow) as base:
+            yield Node(base, home, tokens, env)
 
 
-def _store(home: Path) -> TokenStore:
-    settings = Settings(home=home)
-    return TokenStore(settings.auth_path, settings.server_secret())
+def _store(home: Path, env: dict[str, str]) -> TokenStoreBase:
+    with environment(env):
+        return open_token_store(ledger_settings(home), env)
 
 
 def _worker(answer: httpx.Response) -> str:
@@ -82,10 +96,10 @@ def _all(seen: dict[str, list[int]]) -> set[int]:
     return {status for statuses in seen.values() for status in statuses}
 
 
-def _revoke_with_the_cli(home: Path, token_id: str) -> None:
+def _revoke_with_the_cli(served: Node, token_id: str) -> None:
     revoked = subprocess.run(
         [LEDGER, "token", "revoke", token_id],
-        env={**os.environ, "LEDGER_HOME": str(home)},
+        env={**os.environ, **served.env, "LEDGER_HOME": str(served.home)},
         capture_output=True,
         text=True,
         timeout=60,
@@ -107,31 +121,27 @@ def _revoke_over_http(base: str, token_id: str, admin: str) -> None:
     ("who", "how"), [("admin2", "cli"), ("admin3", "http")], ids=["cli", "http"]
 )
 def test_a_revoked_token_is_refused_by_every_worker(
-    node: tuple[str, Path, dict[str, str]], who: str, how: str
+    node: Node, who: str, how: str
 ) -> None:
-    base, home, tokens = node
+    base, tokens = node.base, node.tokens
     # Every worker has verified the token before...
     assert _all(_statuses_by_worker(base, tokens[who])) == {200}
     token_id = tokens[who].split("_")[1]
     if how == "cli":
-        _revoke_with_the_cli(home, token_id)
+        _revoke_with_the_cli(node, token_id)
     else:
         _revoke_over_http(base, token_id, tokens["admin"])
     # ... and every one refuses it from the next request on.
     assert _all(_statuses_by_worker(base, tokens[who])) == {401}
 
 
-def test_an_expired_token_is_refused_by_every_worker(
-    node: tuple[str, Path, dict[str, str]],
-) -> None:
-    base, _, tokens = node
+def test_an_expired_token_is_refused_by_every_worker(node: Node) -> None:
+    base, tokens = node.base, node.tokens
     assert _all(_statuses_by_worker(base, tokens["expired"])) == {401}
 
 
-def test_the_last_use_of_a_token_is_recorded(
-    node: tuple[str, Path, dict[str, str]],
-) -> None:
-    base, home, tokens = node
+def test_the_last_use_of_a_token_is_recorded(node: Node) -> None:
+    base, tokens = node.base, node.tokens
     token_id = tokens["admin"].split("_")[1]
     started = datetime.now(UTC).replace(microsecond=0)
     answer = httpx.get(
@@ -142,7 +152,7 @@ def test_the_last_use_of_a_token_is_recorded(
     assert answer.status_code == 200
     # Written by the worker's own thread soon after: look until it is there.
     deadline = time.monotonic() + 10
-    store = _store(home)
+    store = _store(node.home, node.env)
     try:
         while True:
             info = store.get(token_id)
@@ -156,10 +166,8 @@ def test_the_last_use_of_a_token_is_recorded(
     assert info.last_used_at >= started - timedelta(minutes=1)
 
 
-def test_metrics_outside_the_allow_list_need_a_token(
-    node: tuple[str, Path, dict[str, str]],
-) -> None:
-    base, _, tokens = node
+def test_metrics_outside_the_allow_list_need_a_token(node: Node) -> None:
+    base, tokens = node.base, node.tokens
     anonymous = httpx.get(base + "/metrics", timeout=10)
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"] == "application/problem+json"
@@ -172,6 +180,7 @@ def test_metrics_outside_the_allow_list_need_a_token(
     assert "ledger_projection_lag_events" in scraper.text
 
 
+@pytest.mark.usefixtures("event_store")
 def test_an_allowed_address_reads_metrics_without_a_token(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     with served(home, env={"LEDGER_METRICS_ALLOW": "10.0.0.0/8, 127.0.0.1"}) as base:
@@ -180,11 +189,8 @@ def test_an_allowed_address_reads_metrics_without_a_token(tmp_path: Path) -> Non
     assert "ledger_head_position" in answer.text
 
 
-def test_the_event_stream_carries_the_security_headers(
-    node: tuple[str, Path, dict[str, str]],
-) -> None:
-    base, _, _ = node
-    with httpx.stream("GET", base + "/api/events/stream", timeout=10) as stream:
+def test_the_event_stream_carries_the_security_headers(node: Node) -> None:
+    with httpx.stream("GET", node.base + "/api/events/stream", timeout=10) as stream:
         assert stream.status_code == 200
         assert stream.headers["content-security-policy"] == CSP
         assert stream.headers["x-content-type-options"] == "nosniff"

@@ -12,17 +12,21 @@ import httpx
 import pytest
 
 from tests.api.helpers import CARD, issue_tokens, make_home, served
+from tests.stores import STORES, environment, store_env
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=STORES)
 def server(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """Two granian workers over one demo ledger."""
-    home = make_home(tmp_path_factory.mktemp("served"))
-    tokens = issue_tokens(home)
-    with served(home, workers=2) as base:
-        yield base, tokens
+    """Two granian workers over one demo ledger, on each event store."""
+    root = tmp_path_factory.mktemp("served")
+    with store_env(request.param, root) as env:
+        with environment(env):
+            home = make_home(root)
+            tokens = issue_tokens(home)
+        with served(home, workers=2, env=env) as base:
+            yield base, tokens
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -143,6 +147,7 @@ def test_metrics_add_up_across_workers(server: tuple[str, dict[str, str]]) -> No
         assert "ledger_projection_lag_events" in text
 
 
+@pytest.mark.usefixtures("event_store")
 def test_serve_stops_promptly_with_a_stream_open(tmp_path: Path) -> None:
     """An event stream never ends by itself; stopping must end it."""
     home = make_home(tmp_path)

@@ -16,9 +16,15 @@ from litestar.testing import TestClient
 
 from api import create_app
 from api.token_schemas import Role
-from ledger.auth import ROLES, TokenStore
-from ledger.settings import Settings
-from tests.api.helpers import CARD, Api, issue_tokens, problem, settings_for
+from ledger.auth import ROLES, TokenStoreBase, open_token_store
+from tests.api.helpers import (
+    CARD,
+    Api,
+    issue_tokens,
+    ledger_settings,
+    problem,
+    settings_for,
+)
 
 ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/tokens", {}),
@@ -28,9 +34,8 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def _store(home: Path) -> TokenStore:
-    settings = Settings(home=home)
-    return TokenStore(settings.auth_path, settings.server_secret())
+def _store(home: Path) -> TokenStoreBase:
+    return open_token_store(ledger_settings(home))
 
 
 def _id(token: str) -> str:

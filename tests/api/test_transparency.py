@@ -72,6 +72,7 @@ def test_the_key_is_the_one_that_signs_the_latest_checkpoint(api: Api) -> None:
     assert checkpoint.root == merkle_tree.root(hashes)
 
 
+@pytest.mark.usefixtures("event_store")
 def test_no_checkpoint_before_the_log_has_events(tmp_path: Path) -> None:
     home = tmp_path / "empty"
     with TestClient(app=create_app(settings_for(home))) as client:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +17,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from ledger.auth import TokenStore
 from ledger.cli import main
 from ledger.domainmodel import Review, Tool
-from ledger.settings import Settings
 from tests.stores import Store
 
 
@@ -32,14 +29,6 @@ def runner(event_store: Store) -> CliRunner:
 
 def head(event_store: Store) -> int:
     return event_store.ledger().head_position()
-
-
-def token_rows(home: Path) -> list[tuple[object, ...]]:
-    path = Settings(home=home).auth_path
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT * FROM tokens").fetchall()
 
 
 def ndjson(result: Result) -> list[dict[str, Any]]:
@@ -138,24 +127,23 @@ def test_log_filters_by_type_aggregate_and_position(runner: CliRunner) -> None:
 @pytest.mark.usefixtures("demo_ledger")
 def test_bad_arguments_fail_clearly_and_change_nothing(
     runner: CliRunner,
-    home: Path,
     event_store: Store,
     args: list[str],
     code: int,
     message: str,
 ) -> None:
-    rows = token_rows(home)
+    rows = event_store.token_rows()
     result = runner.invoke(main, args)
     assert result.exit_code == code, result.output
     assert message in result.stderr
     assert result.stdout == ""
     assert head(event_store) == 15
-    assert token_rows(home) == rows
+    assert event_store.token_rows() == rows
 
 
 @pytest.mark.parametrize("role", ["admin", "editor", "voter"])
 def test_token_create_prints_only_the_token(
-    runner: CliRunner, home: Path, role: str
+    runner: CliRunner, event_store: Store, role: str
 ) -> None:
     # when a token is created
     result = runner.invoke(main, ["token", "create", "--role", role])
@@ -164,8 +152,7 @@ def test_token_create_prints_only_the_token(
     token = result.stdout.strip()
     assert result.stdout == token + "\n"
     assert token.startswith("vl_")
-    settings = Settings(home=home)
-    store = TokenStore(settings.auth_path, settings.server_secret())
+    store = event_store.token_store()
     try:
         principal = store.verify(token)
         assert principal is not None
@@ -174,7 +161,7 @@ def test_token_create_prints_only_the_token(
     finally:
         store.close()
     # and the stored row holds a digest, not the token or its secret
-    (row,) = token_rows(home)
+    (row,) = event_store.token_rows()
     secret = token.split("_", 2)[2]
     assert not any(secret in str(value) for value in row)
     assert not any(token in str(value) for value in row)
@@ -182,14 +169,13 @@ def test_token_create_prints_only_the_token(
 
 @pytest.mark.usefixtures("demo_ledger")
 def test_reviewer_token_is_bound_to_an_enrolled_reviewer(
-    runner: CliRunner, home: Path, event_store: Store
+    runner: CliRunner, event_store: Store
 ) -> None:
     result = runner.invoke(
         main, ["token", "create", "--role", "reviewer", "--reviewer", "skeptic"]
     )
     assert result.exit_code == 0, result.output
-    settings = Settings(home=home)
-    tokens = TokenStore(settings.auth_path, settings.server_secret())
+    tokens = event_store.token_store()
     try:
         principal = tokens.verify(result.stdout.strip())
     finally:

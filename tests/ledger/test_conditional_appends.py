@@ -3,7 +3,7 @@
 Commands keep tools and reviewers cached and append a vote or review only if
 what they checked is still at the version they saw
 (:mod:`ledger.conditional_appends`). These tests make the cache stale on
-purpose, with a second ledger on the same file, and check that every rule
+purpose, with a second ledger on the same log, and check that every rule
 still holds.
 """
 
@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -23,6 +22,7 @@ from ledger.application import Ledger
 from ledger.conditional_appends import ConditionalAppends, DependencyChanged
 from ledger.domainmodel import Tool, Vote
 from ledger.settings import Settings
+from tests.stores import Store
 
 from .helpers import (
     ADMIN,
@@ -37,9 +37,11 @@ from .helpers import (
 
 
 @contextmanager
-def warmed_ledgers(home: Path, env: dict[str, str]) -> Iterator[tuple[Ledger, Ledger]]:
-    """Two ledgers on one file that have both loaded tool alpha and ada."""
-    mine, other = Ledger(Settings(home=home), env), Ledger(Settings(home=home), env)
+def warmed_ledgers(
+    settings: Settings, env: dict[str, str]
+) -> Iterator[tuple[Ledger, Ledger]]:
+    """Two ledgers on one log that have both loaded tool alpha and ada."""
+    mine, other = Ledger(settings, env), Ledger(settings, env)
     try:
         register(mine, "alpha")
         enroll(mine, "ada")
@@ -53,16 +55,21 @@ def warmed_ledgers(home: Path, env: dict[str, str]) -> Iterator[tuple[Ledger, Le
         other.close()
 
 
-@pytest.fixture(params=["ledger.sqlite_recorder", "eventsourcing.sqlite"])
-def pair(home: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Ledger, Ledger]]:
-    """Two ledgers on one file, with the ledger's recorder or with stock's.
+@pytest.fixture(params=["ledger", "stock"])
+def pair(
+    event_store: Store, request: pytest.FixtureRequest
+) -> Iterator[tuple[Ledger, Ledger]]:
+    """Two ledgers on one log, with the ledger's recorder or with stock's.
 
-    The rules must hold either way: with eventsourcing's stock recorder the
-    ledger reads fresh state for every decision instead.
+    The rules must hold either way: with eventsourcing's stock recorder (for
+    SQLite or PostgreSQL) the ledger reads fresh state for every decision
+    instead.
     """
-    stock = request.param == "eventsourcing.sqlite"
-    env = {"PERSISTENCE_MODULE": request.param} if stock else {}
-    with warmed_ledgers(home, env) as ledgers:
+    stock = request.param == "stock"
+    env = dict(event_store.env)
+    if stock:
+        env["PERSISTENCE_MODULE"] = f"eventsourcing.{event_store.name}"
+    with warmed_ledgers(event_store.settings, env) as ledgers:
         assert isinstance(ledgers[0].recorder, ConditionalAppends) is not stock
         yield ledgers
 
@@ -135,7 +142,7 @@ def test_an_edit_elsewhere_is_seen_by_expected_version(
     assert other.tool("alpha")["name"] == "Mine"
 
 
-def test_no_vote_lands_after_its_tool_is_retired(home: Path) -> None:
+def test_no_vote_lands_after_its_tool_is_retired(event_store: Store) -> None:
     refusals: list[Exception] = []
 
     def vote(ledger: Ledger, name: str) -> None:
@@ -146,7 +153,7 @@ def test_no_vote_lands_after_its_tool_is_retired(home: Path) -> None:
                 refusals.append(error)
                 return
 
-    with warmed_ledgers(home, {}) as (mine, other):
+    with warmed_ledgers(event_store.settings, event_store.env) as (mine, other):
         # given voters on both ledgers voting as fast as they can
         voters = [
             threading.Thread(target=vote, args=(ledger, f"{name}{n}"))

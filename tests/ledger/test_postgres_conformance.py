@@ -4,9 +4,10 @@ The PostgreSQL side of test_sqlite_conformance.py, run the way
 eventsourcing's own repository runs these cases on its PostgreSQL recorders
 (tests/persistence_tests/test_postgres.py,
 test_noninterleaving_notification_ids.py, tests/application_tests/
-test_application_with_postgres.py), each test in a schema of its own. The
-factory is selected as the ledger selects it, from
-:meth:`~ledger.settings.Settings.eventsourcing_env`.
+test_application_with_postgres.py), each test in a schema of its own, on
+both kinds of recorder: the plain ones (:mod:`ledger.postgres_recorder`) and
+those the ledger selects (:meth:`~ledger.settings.Settings.eventsourcing_env`),
+which release the table lock before the flush (:mod:`ledger.postgres_appends`).
 
 The aggregate recorder case runs on the recorder the factory makes for
 snapshots, which is eventsourcing's own class (see
@@ -32,6 +33,11 @@ from eventsourcing.tests import application, persistence
 from eventsourcing.utils import get_topic
 
 from ledger.conditional_appends import ConditionalAppends
+from ledger.postgres_appends import (
+    EarlyUnlockApplicationRecorder,
+    EarlyUnlockPostgresFactory,
+    EarlyUnlockProcessRecorder,
+)
 from ledger.postgres_recorder import (
     LedgerPostgresApplicationRecorder,
     LedgerPostgresFactory,
@@ -61,6 +67,23 @@ class AlwaysConditionalFactory(LedgerPostgresFactory):
     process_recorder_class = ConditionalProcessRecorder
 
 
+class EarlyConditionalApplicationRecorder(
+    AlwaysConditional, EarlyUnlockApplicationRecorder
+):
+    pass
+
+
+class EarlyConditionalProcessRecorder(AlwaysConditional, EarlyUnlockProcessRecorder):
+    pass
+
+
+class AlwaysConditionalEarlyUnlockFactory(EarlyUnlockPostgresFactory):
+    """The ledger's default factory, with recorders that append only conditionally."""
+
+    application_recorder_class = EarlyConditionalApplicationRecorder
+    process_recorder_class = EarlyConditionalProcessRecorder
+
+
 class InPrivateSchema(TestCase):
     """The ledger's PostgreSQL environment, in a schema dropped after the test."""
 
@@ -87,6 +110,16 @@ class Recorders(InPrivateSchema):
 
 class Conditional:
     factory_class = AlwaysConditionalFactory
+
+
+class EarlyUnlock:
+    """The recorders that release the table lock before the flush (the default)."""
+
+    factory_class = EarlyUnlockPostgresFactory
+
+
+class EarlyUnlockConditional:
+    factory_class = AlwaysConditionalEarlyUnlockFactory
 
 
 class Applications(Recorders):
@@ -164,5 +197,55 @@ class TestApplicationConditional(
 
 class TestExampleApplication(
     WithFactoryInEnvironment, application.ExampleApplicationTestCase
+):
+    pass
+
+
+class TestEarlyUnlockApplicationRecorder(
+    EarlyUnlock, Applications, persistence.ApplicationRecorderTestCase
+):
+    pass
+
+
+class TestEarlyUnlockConditionalApplicationRecorder(
+    EarlyUnlockConditional, Applications, persistence.ApplicationRecorderTestCase
+):
+    pass
+
+
+class TestEarlyUnlockProcessRecorder(
+    EarlyUnlock, Processes, persistence.ProcessRecorderTestCase
+):
+    pass
+
+
+class TestEarlyUnlockConditionalProcessRecorder(
+    EarlyUnlockConditional, Processes, persistence.ProcessRecorderTestCase
+):
+    pass
+
+
+class TestEarlyUnlockNonInterleavingNotificationIDs(
+    EarlyUnlock, Applications, persistence.NonInterleavingNotificationIDsBaseCase
+):
+    insert_num = 100
+
+
+class TestEarlyUnlockConditionalNonInterleavingNotificationIDs(
+    EarlyUnlockConditional,
+    Applications,
+    persistence.NonInterleavingNotificationIDsBaseCase,
+):
+    insert_num = 100
+
+
+class TestEarlyUnlockApplication(
+    EarlyUnlock, WithFactoryInEnvironment, application.ApplicationTestCase
+):
+    pass
+
+
+class TestEarlyUnlockApplicationConditional(
+    EarlyUnlockConditional, WithFactoryInEnvironment, application.ApplicationTestCase
 ):
     pass

@@ -85,7 +85,7 @@ def test_postgresql_environment(
 ) -> None:
     env = Settings(home=tmp_path, event_store=url, lock_timeout=4).eventsourcing_env()
     assert env == {
-        "PERSISTENCE_MODULE": "ledger.postgres_recorder:LedgerPostgresFactory",
+        "PERSISTENCE_MODULE": "ledger.postgres_appends:EarlyUnlockPostgresFactory",
         "POSTGRES_LOCK_TIMEOUT": "4",
         "POSTGRES_CONNECT_TIMEOUT": "4",
         **expected,

@@ -25,6 +25,7 @@ import uuid
 from typing import Any, ClassVar
 from unittest import TestCase
 
+import pytest
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -42,6 +43,11 @@ from ledger.sqlite_recorder import (
 )
 
 from .helpers import AlwaysConditional, own_threads_joined, set_environment
+
+pytestmark = pytest.mark.sqlite_only(
+    "eventsourcing's cases on the SQLite recorders; test_postgres_conformance.py"
+    " runs them on PostgreSQL's"
+)
 
 
 class ConditionalAggregateRecorder(AlwaysConditional, LedgerSQLiteAggregateRecorder):

@@ -40,6 +40,11 @@ from ledger.sqlite_recorder import (
 
 from .helpers import VOTER, register
 
+pytestmark = pytest.mark.sqlite_only(
+    "tests the ledger's SQLite recorder itself; test_postgres.py and"
+    " test_postgres_conformance.py test PostgreSQL's"
+)
+
 SYNCHRONOUS_FULL = 2
 
 

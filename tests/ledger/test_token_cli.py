@@ -1,9 +1,12 @@
-"""``ledger token create --expires | list | revoke`` on a real token file."""
+"""``ledger token create --expires | list | revoke`` on each token store.
+
+On SQLite the tokens are in the home's ``auth.sqlite``; on PostgreSQL in the
+table beside the log, which the command finds from the environment alone.
+"""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,13 +30,22 @@ def _create(runner: CliRunner, *args: str) -> str:
     return result.stdout.strip()
 
 
-def _verify(home: Path, token: str) -> bool:
-    settings = Settings(home=home)
-    store = TokenStore(settings.auth_path, settings.server_secret())
+def _verify(event_store: Store, token: str) -> bool:
+    store = event_store.token_store()
     try:
         return store.verify(token) is not None
     finally:
         store.close()
+
+
+def _digests(event_store: Store) -> list[str]:
+    """Every stored digest (64 hex digits), read past the store."""
+    return [
+        value
+        for row in event_store.token_rows()
+        for value in row
+        if isinstance(value, str) and len(value) == 64
+    ]
 
 
 def _listed(runner: CliRunner, *args: str) -> list[dict[str, object]]:
@@ -42,7 +54,9 @@ def _listed(runner: CliRunner, *args: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
-def test_create_with_expires_sets_the_expiry(runner: CliRunner, home: Path) -> None:
+def test_create_with_expires_sets_the_expiry(
+    runner: CliRunner, event_store: Store
+) -> None:
     before = datetime.now(UTC)
     token = _create(runner, "--role", "editor", "--expires", "30d")
     after = datetime.now(UTC)
@@ -50,7 +64,7 @@ def test_create_with_expires_sets_the_expiry(runner: CliRunner, home: Path) -> N
     assert row["id"] == token.split("_")[1]
     expires = datetime.fromisoformat(str(row["expires_at"]))
     assert before + timedelta(days=30) <= expires <= after + timedelta(days=30)
-    assert _verify(home, token)
+    assert _verify(event_store, token)
 
 
 @pytest.mark.parametrize(
@@ -72,10 +86,11 @@ def test_create_refuses_a_nonsense_duration(
     assert said in result.stderr
     assert result.stdout == ""
     assert not Settings(home=home).auth_path.exists()
+    assert _listed(runner) == []
 
 
 def test_list_shows_each_token_without_its_secret(
-    runner: CliRunner, home: Path
+    runner: CliRunner, event_store: Store
 ) -> None:
     admin = _create(runner, "--role", "admin")
     voter = _create(runner, "--role", "voter", "--expires", "12h")
@@ -91,8 +106,8 @@ def test_list_shows_each_token_without_its_secret(
     table = runner.invoke(main, ["token", "list"])
     assert table.exit_code == 0, table.output
     assert admin.split("_")[1] in table.stdout
-    with sqlite3.connect(Settings(home=home).auth_path) as db:
-        digests = [row[0] for row in db.execute("SELECT digest FROM tokens")]
+    digests = _digests(event_store)
+    assert len(digests) == 2
     for token in (admin, voter):
         secret = token.split("_", 2)[2]
         for shown in (table.stdout, json.dumps(rows)):
@@ -100,13 +115,15 @@ def test_list_shows_each_token_without_its_secret(
             assert not any(digest in shown for digest in digests)
 
 
-def test_revoke_stops_a_token_and_says_so(runner: CliRunner, home: Path) -> None:
+def test_revoke_stops_a_token_and_says_so(
+    runner: CliRunner, event_store: Store
+) -> None:
     token = _create(runner, "--role", "editor")
     token_id = token.split("_")[1]
     result = runner.invoke(main, ["token", "revoke", token_id])
     assert result.exit_code == 0, result.output
     assert f"revoked token {token_id} (editor)" in result.stderr
-    assert not _verify(home, token)
+    assert not _verify(event_store, token)
     (row,) = _listed(runner)
     assert row["state"] == "revoked"
     assert row["revoked_at"] is not None
@@ -124,7 +141,7 @@ def test_revoke_refuses_an_unknown_or_revoked_token(runner: CliRunner) -> None:
 
 
 @pytest.mark.usefixtures("demo_ledger")
-def test_a_reviewer_token_may_expire_too(runner: CliRunner, home: Path) -> None:
+def test_a_reviewer_token_may_expire_too(runner: CliRunner, event_store: Store) -> None:
     token = _create(
         runner, "--role", "reviewer", "--reviewer", "skeptic", "--expires", "90m"
     )
@@ -133,4 +150,74 @@ def test_a_reviewer_token_may_expire_too(runner: CliRunner, home: Path) -> None:
     created = datetime.fromisoformat(str(row["created_at"]))
     expires = datetime.fromisoformat(str(row["expires_at"]))
     assert expires - created == timedelta(minutes=90)
-    assert _verify(home, token)
+    assert _verify(event_store, token)
+
+
+def test_import_moves_an_old_nodes_tokens_and_they_keep_working(
+    runner: CliRunner, event_store: Store, tmp_path: Path
+) -> None:
+    # The old node's auth.sqlite, under the secret copied with the home.
+    old_file = tmp_path / "old-node" / "auth.sqlite"
+    old = TokenStore(old_file, event_store.settings.server_secret())
+    try:
+        kept = old.create("editor")
+        revoked, revoked_info = old.issue("voter")
+        old.revoke(revoked_info.id)
+    finally:
+        old.close()
+    already = _create(runner, "--role", "admin")
+    result = runner.invoke(main, ["token", "import", str(old_file)])
+    assert result.exit_code == 0, result.output
+    assert f"imported 2 tokens from {old_file}" in result.stderr
+    assert _verify(event_store, kept)
+    assert not _verify(event_store, revoked)
+    assert _verify(event_store, already)
+    rows = _listed(runner)
+    assert [row["role"] for row in rows] == ["admin", "editor", "voter"]
+    assert rows[2]["state"] == "revoked"
+    # Importing again adds nothing and says so.
+    again = runner.invoke(main, ["token", "import", str(old_file)])
+    assert again.exit_code == 0, again.output
+    assert "imported 0 tokens" in again.stderr
+    assert "(2 already there)" in again.stderr
+    assert len(_listed(runner)) == 3
+
+
+def test_import_refuses_a_file_that_holds_no_tokens(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    not_tokens = tmp_path / "notes.txt"
+    not_tokens.write_text("hello, this is not SQLite\n" * 100)
+    result = runner.invoke(main, ["token", "import", str(not_tokens)])
+    assert result.exit_code == 1
+    assert f"{not_tokens} is not a token file" in result.stderr
+    assert _listed(runner) == []
+
+
+def test_import_refuses_to_run_without_the_old_secret(
+    runner: CliRunner, event_store: Store, tmp_path: Path
+) -> None:
+    old_file = tmp_path / "old-node" / "auth.sqlite"
+    old = TokenStore(old_file, b"o" * 32)
+    old.create("editor")
+    old.close()
+    result = runner.invoke(main, ["token", "import", str(old_file)])
+    assert result.exit_code == 1
+    assert "copy the old home's secret.key there first" in result.stderr
+    assert not event_store.settings.secret_path.exists()
+    assert _listed(runner) == []
+
+
+def test_a_postgresql_store_out_of_reach_is_a_one_line_error(home: Path) -> None:
+    closed = CliRunner(
+        env={
+            "LEDGER_HOME": str(home),
+            "LEDGER_EVENT_STORE": "postgresql://postgres@127.0.0.1:1/test",
+            "LEDGER_LOCK_TIMEOUT": "1",
+        }
+    )
+    result = closed.invoke(main, ["token", "create", "--role", "editor"])
+    assert result.exit_code == 1
+    assert "the token store could not be used" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""

@@ -1,7 +1,9 @@
 """The token store: expiry, revocation, last use to the minute, listing, migration.
 
-Every case runs on a real SQLite token file; times are passed in, so expiry
-and the last-use granularity are checked at exact instants, not by waiting.
+Every case runs on both token stores, as :func:`ledger.auth.open_token_store`
+opens them: a real SQLite token file, and the table beside a PostgreSQL log
+in a private schema. Times are passed in, so expiry and the last-use
+granularity are checked at exact instants, not by waiting.
 """
 
 from __future__ import annotations
@@ -23,20 +25,23 @@ from ledger.auth import (
     TokenAlreadyRevoked,
     TokenNotFound,
     TokenStore,
+    TokenStoreBase,
+    open_token_store,
 )
+from tests.stores import Store
 
 SECRET = b"s" * 32
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[TokenStore]:
-    opened = TokenStore(tmp_path / "auth.sqlite", SECRET)
+def store(event_store: Store) -> Iterator[TokenStoreBase]:
+    opened = open_token_store(event_store.settings, event_store.env)
     yield opened
     opened.close()
 
 
-def test_a_token_stops_working_when_it_expires(store: TokenStore) -> None:
+def test_a_token_stops_working_when_it_expires(store: TokenStoreBase) -> None:
     token, info = store.issue("editor", expires_in=timedelta(hours=12), now=T0)
     assert info.expires_at == T0 + timedelta(hours=12)
     just_before = T0 + timedelta(hours=12) - timedelta(microseconds=1)
@@ -48,17 +53,17 @@ def test_a_token_stops_working_when_it_expires(store: TokenStore) -> None:
     assert stored.state(T0 + timedelta(hours=12)) == "expired"
 
 
-def test_a_token_without_expiry_works_for_good(store: TokenStore) -> None:
+def test_a_token_without_expiry_works_for_good(store: TokenStoreBase) -> None:
     token = store.create("voter")
     assert store.verify(token, now=datetime(2999, 1, 1, tzinfo=UTC)) is not None
 
 
-def test_a_lifetime_must_be_positive(store: TokenStore) -> None:
+def test_a_lifetime_must_be_positive(store: TokenStoreBase) -> None:
     with pytest.raises(ValueError, match="longer than zero"):
         store.issue("editor", expires_in=timedelta(0))
 
 
-def test_revoked_beats_expired_and_holds(store: TokenStore) -> None:
+def test_revoked_beats_expired_and_holds(store: TokenStoreBase) -> None:
     token, info = store.issue("admin", expires_in=timedelta(minutes=5), now=T0)
     revoked = store.revoke_known(info.id)
     assert revoked.state(T0) == "revoked"
@@ -70,7 +75,7 @@ def test_revoked_beats_expired_and_holds(store: TokenStore) -> None:
         store.revoke_known("nope")
 
 
-def test_the_last_use_is_stored_at_most_once_a_minute(store: TokenStore) -> None:
+def test_the_last_use_is_stored_at_most_once_a_minute(store: TokenStoreBase) -> None:
     token, info = store.issue("voter", now=T0)
     first = store.verify(token, now=T0)
     assert first is not None
@@ -93,7 +98,9 @@ def test_the_last_use_is_stored_at_most_once_a_minute(store: TokenStore) -> None
     assert stored.last_used_at == later
 
 
-def test_tokens_list_in_the_order_issued_by_page_and_role(store: TokenStore) -> None:
+def test_tokens_list_in_the_order_issued_by_page_and_role(
+    store: TokenStoreBase,
+) -> None:
     issued = [store.issue(role)[1] for role in ("admin", "voter", "editor", "voter")]
     first = store.page(0, 2)
     assert [info.id for info in first] == [issued[0].id, issued[1].id]
@@ -103,10 +110,13 @@ def test_tokens_list_in_the_order_issued_by_page_and_role(store: TokenStore) -> 
     assert [info.id for info in voters] == [issued[1].id, issued[3].id]
 
 
-def test_what_is_listed_holds_neither_secret_nor_digest(store: TokenStore) -> None:
+def test_what_is_listed_holds_neither_secret_nor_digest(
+    store: TokenStoreBase, event_store: Store
+) -> None:
     token, info = store.issue("editor")
     secret = token.split("_", 2)[2]
-    digest = hmac.new(SECRET, secret.encode(), hashlib.sha256).hexdigest()
+    key = event_store.settings.server_secret()
+    digest = hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
     shown = str(info.public()) + str(store.page())
     assert secret not in shown
     assert digest not in shown

@@ -13,7 +13,6 @@ from ledger import errors
 from ledger.application import Ledger, VoteCommand
 from ledger.context import Context
 from ledger.domainmodel import Vote
-from ledger.settings import Settings
 from tests.stores import Store
 
 from .helpers import (
@@ -238,12 +237,12 @@ def test_voter_identities_never_reach_the_stored_log(
     assert all(any(key.encode() in row[3] for row in rows) for key in keys)
 
 
-def test_the_voter_secret_is_created_once_with_mode_0600(home: Path) -> None:
+def test_the_voter_secret_is_created_once_with_mode_0600(event_store: Store) -> None:
     # given a home without a secret
-    settings = Settings(home=home)
+    settings = event_store.settings
     assert not settings.secret_path.exists()
     # when a ledger opens there
-    first = Ledger(settings)
+    first = event_store.ledger()
     try:
         key = first.voter_key(IDENTITY)
     finally:
@@ -253,17 +252,19 @@ def test_the_voter_secret_is_created_once_with_mode_0600(home: Path) -> None:
     assert mode == 0o600
     assert len(settings.secret_path.read_bytes()) >= 32
     # and a second ledger on the same home keys voters the same way
-    second = Ledger(settings)
+    second = event_store.ledger()
     try:
         assert second.voter_key(IDENTITY) == key
     finally:
         second.close()
 
 
-def test_another_home_keys_the_same_voter_differently(tmp_path: Path) -> None:
+def test_another_home_keys_the_same_voter_differently(
+    tmp_path: Path, event_store: Store
+) -> None:
     keys = []
     for name in ("one", "two"):
-        ledger = Ledger(Settings(home=tmp_path / name))
+        ledger = event_store.ledger(home=tmp_path / name)
         try:
             keys.append(ledger.voter_key(IDENTITY))
         finally:

@@ -1,8 +1,10 @@
-"""``ledger verify`` over store files tampered with at random; the rebuild's guard.
+"""``ledger verify`` over stores tampered with at random; the rebuild's guard.
 
 Each test copies one honest ledger (115 events, five signed checkpoints),
-damages the copy's SQLite files the way someone with write access to them
-could, and runs the real ``ledger`` command on it.
+damages the copy's log, checkpoints or read models the way someone with
+write access to them could, and runs the real ``ledger`` command on it. The
+log is tampered with on both event stores: the SQLite file, or the rows of
+the test's private PostgreSQL schema.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ import json
 import random
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from ledger.application import Ledger
@@ -29,19 +35,25 @@ from projections.checkpoints import (
 from projections.projector import Projector
 from projections.signed_notes import SignerKey, VerifierKey
 from projections.source import Raw
-from tests.projections.chain_helpers import backdate, events_file, grow
+from tests.helpers import URL, private_schema
+from tests.projections.chain_helpers import StoredEvents, backdate, grow
 from tests.projections.helpers import dump, run_ledger
+from tests.stores import Store
 
 SEEDS = range(3)
 EVENTS = 115
 
 
-@pytest.fixture(scope="module")
-def sealed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@dataclass(frozen=True)
+class Sealed:
     """An honest ledger home whose every event a checkpoint covers."""
-    home = tmp_path_factory.mktemp("sealed") / "home"
-    settings = Settings(home=home)
-    ledger = Ledger(settings)
+
+    home: Path
+    env: dict[str, str]
+
+
+def _seal(home: Path, settings: Settings, env: dict[str, str]) -> Sealed:
+    ledger = Ledger(settings, env)
     grow(ledger, EVENTS - 15)
     chain = ChainSettings.from_env(
         settings, {"LEDGER_CHECKPOINT_EVERY": "25", "LEDGER_CHECKPOINT_SECONDS": "3600"}
@@ -55,15 +67,59 @@ def sealed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     projector.catch_up()
     projector.close()
     ledger.close()
-    assert run_ledger(home, "checkpoint").returncode == 0
-    return home
+    cli_env = {**env, "LEDGER_EVENT_STORE": settings.event_store or ""}
+    assert run_ledger(home, "checkpoint", env=cli_env).returncode == 0
+    return Sealed(home, env)
+
+
+@pytest.fixture(scope="module")
+def sealed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], Sealed]]:
+    """The honest ledger on the store named, built on first use per module."""
+    built: dict[str, Sealed] = {}
+    with ExitStack() as stack:
+
+        def on(name: str) -> Sealed:
+            if name not in built:
+                home = tmp_path_factory.mktemp("sealed") / "home"
+                if name == "sqlite":
+                    built[name] = _seal(home, Settings(home=home), {})
+                else:
+                    schema = stack.enter_context(contextmanager(private_schema)(home))
+                    built[name] = _seal(home, schema.settings, schema.env)
+            return built[name]
+
+        yield on
 
 
 @pytest.fixture
-def home(sealed: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "home"
-    shutil.copytree(sealed, copy)
+def home(sealed: Callable[[str], Sealed], event_store: Store) -> Path:
+    """A copy of the honest ledger on the test's own store."""
+    original = sealed(event_store.name)
+    copy = event_store.settings.home
+    shutil.copytree(original.home, copy)
+    if event_store.name == "postgres":
+        event_store.ledger().close()  # creates the log's table
+        columns = "notification_id, originator_id, originator_version, topic, state"
+        table = "verdictledger_events"
+        target = f'"{event_store.env["POSTGRES_SCHEMA"]}".{table}'
+        with psycopg.connect(URL) as db:
+            db.execute(
+                f"INSERT INTO {target} ({columns}) SELECT {columns} "
+                f'FROM "{original.env["POSTGRES_SCHEMA"]}".{table}'
+            )
+            db.execute(
+                "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
+                (target, EVENTS),
+            )
     return copy
+
+
+NOT_THE_LOG = (
+    "tampers with a node's own SQLite file (checkpoints or read models), the"
+    " same on either event store; the log is tampered with on both"
+)
 
 
 def run_verify(home: Path) -> tuple[int, dict[str, Any]]:
@@ -94,27 +150,15 @@ def test_an_honest_log_verifies_clean(home: Path) -> None:
     assert "against 5 checkpoints" in done.stdout
 
 
-def _row(conn: sqlite3.Connection, position: int) -> tuple[Any, ...]:
-    row: tuple[Any, ...] = conn.execute(
-        "SELECT originator_id, originator_version, topic, state "
-        "FROM stored_events WHERE rowid = ?",
-        (position,),
-    ).fetchone()
-    return row
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_one_changed_byte_is_named_at_its_position(home: Path, seed: int) -> None:
     rng = random.Random(seed)
     position = rng.randint(1, EVENTS)
-    with events_file(home) as conn:
-        state = bytearray(_row(conn, position)[3])
+    with StoredEvents(home) as events:
+        state = bytearray(events.row(position)[3])
         at = rng.randrange(len(state))
         state[at] ^= rng.randint(1, 255)
-        conn.execute(
-            "UPDATE stored_events SET state = ? WHERE rowid = ?",
-            (bytes(state), position),
-        )
+        events.set_state(position, bytes(state))
     code, report = run_verify(home)
     assert code == 1
     finding = only_finding(report)
@@ -124,8 +168,8 @@ def test_one_changed_byte_is_named_at_its_position(home: Path, seed: int) -> Non
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_deleted_row_is_named_at_its_position(home: Path, seed: int) -> None:
     position = random.Random(seed).randint(1, EVENTS)
-    with events_file(home) as conn:
-        conn.execute("DELETE FROM stored_events WHERE rowid = ?", (position,))
+    with StoredEvents(home) as events:
+        events.delete(position)
     finding = only_finding(run_verify(home)[1])
     assert (finding["kind"], finding["position"]) == ("removed", position)
 
@@ -133,17 +177,12 @@ def test_a_deleted_row_is_named_at_its_position(home: Path, seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_two_swapped_rows_are_named_at_the_first(home: Path, seed: int) -> None:
     first, second = sorted(random.Random(seed).sample(range(1, EVENTS + 1), 2))
-    with events_file(home) as conn:
-        one, other = _row(conn, first), _row(conn, second)
-        conn.execute("BEGIN")
-        conn.execute("DELETE FROM stored_events WHERE rowid IN (?, ?)", (first, second))
-        for position, row in ((first, other), (second, one)):
-            conn.execute(
-                "INSERT INTO stored_events (rowid, originator_id, originator_version, "
-                "topic, state) VALUES (?, ?, ?, ?, ?)",
-                (position, *row),
-            )
-        conn.execute("COMMIT")
+    with StoredEvents(home) as events:
+        one, other = events.row(first), events.row(second)
+        events.delete(first)
+        events.delete(second)
+        events.insert(first, other)
+        events.insert(second, one)
     finding = only_finding(run_verify(home)[1])
     assert (finding["kind"], finding["position"]) == ("reordered", first)
     assert str(second) in finding["detail"]
@@ -158,18 +197,10 @@ def test_a_forged_row_inserted_is_named_at_its_position(home: Path, seed: int) -
         "ledger.domainmodel:Vote.Cast",
         b'{"timestamp":"2026-01-01T00:00:00.000000Z","choice":"ship"}',
     )
-    with events_file(home) as conn:
-        conn.execute("BEGIN")
+    with StoredEvents(home) as events:
         for moved in range(EVENTS, position - 1, -1):
-            conn.execute(
-                "UPDATE stored_events SET rowid = rowid + 1 WHERE rowid = ?", (moved,)
-            )
-        conn.execute(
-            "INSERT INTO stored_events (rowid, originator_id, originator_version, "
-            "topic, state) VALUES (?, ?, ?, ?, ?)",
-            (position, *forged),
-        )
-        conn.execute("COMMIT")
+            events.move(moved, moved + 1)
+        events.insert(position, forged)
     finding = only_finding(run_verify(home)[1])
     assert (finding["kind"], finding["position"]) == ("inserted", position)
 
@@ -177,8 +208,8 @@ def test_a_forged_row_inserted_is_named_at_its_position(home: Path, seed: int) -
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_truncated_tail_is_named_where_it_starts(home: Path, seed: int) -> None:
     kept = random.Random(seed).randint(0, EVENTS - 1)
-    with events_file(home) as conn:
-        conn.execute("DELETE FROM stored_events WHERE rowid > ?", (kept,))
+    with StoredEvents(home) as events:
+        events.delete_after(kept)
     finding = only_finding(run_verify(home)[1])
     assert (finding["kind"], finding["position"]) == ("removed", kept + 1)
 
@@ -187,6 +218,7 @@ def _store(home: Path) -> CheckpointStore:
     return CheckpointStore(home / "checkpoints.sqlite")
 
 
+@pytest.mark.sqlite_only(NOT_THE_LOG)
 def test_a_checkpoint_re_signed_with_another_key_is_named(home: Path) -> None:
     store = _store(home)
     victim = store.every()[2]
@@ -204,6 +236,7 @@ def test_a_checkpoint_re_signed_with_another_key_is_named(home: Path) -> None:
     assert "no signature" in finding["detail"]
 
 
+@pytest.mark.sqlite_only(NOT_THE_LOG)
 def test_an_old_checkpoint_replayed_as_the_newest_is_named(home: Path) -> None:
     store = _store(home)
     old = store.every()[1]
@@ -218,6 +251,7 @@ def test_an_old_checkpoint_replayed_as_the_newest_is_named(home: Path) -> None:
     assert "replayed" in finding["detail"]
 
 
+@pytest.mark.sqlite_only(NOT_THE_LOG)
 def test_a_checkpoint_moved_to_another_size_is_named(home: Path) -> None:
     store = _store(home)
     moved = store.every()[3]
@@ -235,12 +269,10 @@ def test_without_the_chain_the_change_is_narrowed_to_two_checkpoints(
     home: Path,
 ) -> None:
     readmodel_path(Settings(home=home)).unlink()
-    with events_file(home) as conn:
-        state = bytearray(_row(conn, 50)[3])
+    with StoredEvents(home) as events:
+        state = bytearray(events.row(50)[3])
         state[-2] ^= 1
-        conn.execute(
-            "UPDATE stored_events SET state = ? WHERE rowid = ?", (bytes(state), 50)
-        )
+        events.set_state(50, bytes(state))
     finding = only_finding(run_verify(home)[1])
     assert finding["kind"] == "mismatch"
     # checkpoints at 10, 40, 70, 100 and 115: leaf 49 lies between 40 and 70
@@ -248,6 +280,7 @@ def test_without_the_chain_the_change_is_narrowed_to_two_checkpoints(
     assert "leaves 40 to 69" in finding["detail"]
 
 
+@pytest.mark.sqlite_only(NOT_THE_LOG)
 def test_an_altered_read_model_chain_is_told_from_an_altered_log(home: Path) -> None:
     path = readmodel_path(Settings(home=home))
     with sqlite3.connect(path) as conn:
@@ -308,21 +341,22 @@ def test_checkpoint_prints_the_note_and_key_show_the_key_that_checks_it(
     assert "--key" in done.stderr
 
 
+@pytest.mark.sqlite_only(
+    "APSW reads the SQLite log file; PostgreSQL's log has only the recorder's path"
+)
 @pytest.mark.parametrize("tamper", ["none", "altered", "deleted"])
 def test_reading_the_log_through_apsw_or_the_recorder_finds_the_same(
     home: Path, tamper: str
 ) -> None:
     """``verify_ledger`` reads an SQLite log through APSW, the rebuild's fast
     path; the plain path through eventsourcing's recorder must agree."""
-    with events_file(home) as conn:
+    with StoredEvents(home) as events:
         if tamper == "altered":
-            state = bytearray(_row(conn, 33)[3])
+            state = bytearray(events.row(33)[3])
             state[5] ^= 4
-            conn.execute(
-                "UPDATE stored_events SET state = ? WHERE rowid = 33", (bytes(state),)
-            )
+            events.set_state(33, bytes(state))
         elif tamper == "deleted":
-            conn.execute("DELETE FROM stored_events WHERE rowid = 90")
+            events.delete(90)
     settings = Settings(home=home)
     chain = ChainSettings(home=home)
     key = chain.signer().verifier
@@ -356,10 +390,10 @@ class _ThroughRecorder:
 
 
 def test_a_log_never_checkpointed_verifies_but_says_nothing_vouches_for_it(
-    tmp_path: Path,
+    event_store: Store,
 ) -> None:
-    home = tmp_path / "fresh"
-    ledger = Ledger(Settings(home=home))
+    home = event_store.settings.home
+    ledger = event_store.ledger()
     grow(ledger, 3)
     ledger.close()
     keyless = run_ledger(home, "verify")

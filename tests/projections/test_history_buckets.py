@@ -13,15 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import domainmodel as dm
-from ledger.application import Ledger
 from ledger.context import Context
 from ledger.rules import VERDICTS
-from ledger.settings import Settings
 from projections import Projector
 from projections.history_pages import bucket_end, bucket_start
 from projections.models import HistoryBucket, HistoryItem
 from projections.queries import ReadModel
 from projections.rebuild import build
+from tests.stores import EmptyLogs, Store
 
 from .helpers import FIELDS
 
@@ -111,15 +110,19 @@ def _every_bucket(model: ReadModel, size: str, newest: bool, limit: int) -> list
 @settings(
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 @given(script=actions, batch=st.integers(1, 7), limit=st.integers(1, 5))
 def test_buckets_equal_the_history_folded_per_bucket(
-    script: list[tuple[int, str, int]], batch: int, limit: int
+    empty_logs: EmptyLogs, script: list[tuple[int, str, int]], batch: int, limit: int
 ) -> None:
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory)
-        ledger = Ledger(Settings(home=home))
+        ledger = empty_logs.fresh(home)[0].ledger()
         projector = Projector(ledger, home / "live.sqlite", batch_size=batch)
         try:
             events = list(_stamped(script))
@@ -152,7 +155,9 @@ def test_a_week_runs_monday_to_sunday_and_a_month_ends_in_the_next() -> None:
     assert bucket_end("month", december).isoformat() == "2026-01-01"
 
 
-def test_a_spread_out_history_falls_in_many_buckets(tmp_path: Path) -> None:
+def test_a_spread_out_history_falls_in_many_buckets(
+    tmp_path: Path, event_store: Store
+) -> None:
     """Guards the property above against passing on one bucket a time."""
     script = [(60 * 24 * 2, "vote", who) for who in range(6)]
     script += [
@@ -160,7 +165,7 @@ def test_a_spread_out_history_falls_in_many_buckets(tmp_path: Path) -> None:
         (60, "change", 0),
         (60 * 24 * 30, "review", 1),
     ]
-    ledger = Ledger(Settings(home=tmp_path))
+    ledger = event_store.ledger()
     try:
         ledger.recorder.insert_events(
             [ledger.mapper.to_stored_event(event) for event in _stamped(script)]

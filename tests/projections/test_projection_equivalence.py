@@ -9,10 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.application import Ledger
-from ledger.settings import Settings
 from projections import Projector
 from projections.rebuild import build
+from tests.stores import EmptyLogs, Store
 
 from .helpers import (
     apply_command,
@@ -23,8 +22,9 @@ from .helpers import (
 )
 
 
-def _run(home: Path, script: list[tuple[Any, ...]], final_batch: int) -> Path:
-    ledger = Ledger(Settings(home=home))
+def _run(store: Store, script: list[tuple[Any, ...]], final_batch: int) -> Path:
+    ledger = store.ledger()
+    home = store.settings.home
     projector = Projector(ledger, home / "live.sqlite", batch_size=final_batch)
     try:
         seed(ledger)
@@ -44,24 +44,31 @@ def _run(home: Path, script: list[tuple[Any, ...]], final_batch: int) -> Path:
     return home
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(script=steps, final_batch=st.integers(1, 9))
-def test_incremental_projection_equals_rebuild(
-    script: list[tuple[Any, ...]], final_batch: int
-) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        home = _run(Path(directory), script, final_batch)
-        live, rebuilt = dump(home / "live.sqlite"), dump(home / "rebuilt.sqlite")
-        assert live.keys() == rebuilt.keys()
-        for table in live:
-            assert live[table] == rebuilt[table], table
+EXAMPLES = {"sqlite": 150, "postgres": 50}
+"""Examples per store: each takes about three times as long on PostgreSQL."""
 
 
-def test_a_busy_script_touches_every_read_model(tmp_path: Path) -> None:
+def test_incremental_projection_equals_rebuild(empty_logs: EmptyLogs) -> None:
+    @settings(
+        max_examples=EXAMPLES[empty_logs.store.name],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(script=steps, final_batch=st.integers(1, 9))
+    def equal(script: list[tuple[Any, ...]], final_batch: int) -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            [store] = empty_logs.fresh(Path(directory))
+            home = _run(store, script, final_batch)
+            live = dump(home / "live.sqlite")
+            rebuilt = dump(home / "rebuilt.sqlite")
+            assert live.keys() == rebuilt.keys()
+            for table in live:
+                assert live[table] == rebuilt[table], table
+
+    equal()
+
+
+def test_a_busy_script_touches_every_read_model(event_store: Store) -> None:
     """Guards the property above against passing vacuously on empty tables."""
     script = [
         ("review", 0, 0, "ship", "speed"),
@@ -80,7 +87,7 @@ def test_a_busy_script_touches_every_read_model(tmp_path: Path) -> None:
         ("reinstate", 2),
         ("lens", 1, "futurist"),
     ]
-    home = _run(tmp_path, script, 2)
+    home = _run(event_store, script, 2)
     live = dump(home / "live.sqlite")
     for table, rows in live.items():
         assert rows, f"{table} stayed empty"

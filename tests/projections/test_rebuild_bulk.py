@@ -44,6 +44,7 @@ def _ledger(home: Path, script: list[tuple[Any, ...]]) -> Ledger:
     return ledger
 
 
+@pytest.mark.sqlite_only(READS_THE_SQLITE_FILE)
 @settings(
     max_examples=40,
     deadline=None,
@@ -86,6 +87,7 @@ def _schema(path: Path) -> list[tuple[str, str, str]]:
     return objects + applied
 
 
+@pytest.mark.sqlite_only(READS_THE_SQLITE_FILE)
 def test_a_replay_holding_few_votes_forgets_them_and_ends_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -220,6 +222,7 @@ def test_rebuild_removes_scratch_files_a_killed_rebuild_left(ledger: Ledger) -> 
     assert dump(path)["tools"]
 
 
+@pytest.mark.sqlite_only(READS_THE_SQLITE_FILE)
 def test_later_events_knows_every_aggregate_with_a_second_event(
     tmp_path: Path,
 ) -> None:
