@@ -52,9 +52,10 @@ class ConditionalAppends:
     refusals_use_positions = True
     """Whether an insert the store refuses still uses up a log position.
 
-    PostgreSQL's sequence does, leaving a gap; SQLite's rowid does not. Where
-    it does not, a command may create an aggregate first and load the
-    existing one only if the store refuses the duplicate id.
+    PostgreSQL's sequence does, leaving a gap; SQLite's rowid does not. A
+    command that creates a vote or review first, and loads the existing one
+    only if the store refuses the duplicate id, leaves such a gap on
+    PostgreSQL when it changes one.
     """
 
     def check_later_events(

@@ -38,13 +38,17 @@ def test_cast_change_repeat_and_retract_a_tool_vote(api: Api) -> None:
     assert cast.json() == {"version": 1, "position": head + 1}
     changed = api.request("PUT", TOOL_VOTE, "voter", json={"choice": "skip"})
     assert changed.status_code == 200
-    assert changed.json() == {"version": 2, "position": head + 2}
+    # On PostgreSQL the change was first tried as a first vote, whose
+    # refused insert took a position.
+    gap = getattr(api.ledger.recorder, "refusals_use_positions", False)
+    position = head + 2 + int(gap)
+    assert changed.json() == {"version": 2, "position": position}
     repeated = api.request("PUT", TOOL_VOTE, "voter", json={"choice": "skip"})
     assert repeated.status_code == 200
-    assert repeated.json() == {"version": 2, "position": head + 2}
-    assert api.head() == head + 2
+    assert repeated.json() == {"version": 2, "position": position}
+    assert api.head() == position
     card = api.client.get(
-        "/api/tools/code-llama-4", params={"min_position": head + 2}
+        "/api/tools/code-llama-4", params={"min_position": position}
     ).json()
     assert card["community"] == {
         **card["community"],
@@ -58,7 +62,7 @@ def test_cast_change_repeat_and_retract_a_tool_vote(api: Api) -> None:
     again = api.request("DELETE", TOOL_VOTE, "voter")
     assert again.status_code == 409
     assert again.json()["type"] == "/problems/vote-retracted"
-    assert api.head() == head + 3
+    assert api.head() == retracted.json()["position"] == position + 1 + 2 * gap
 
 
 def test_the_log_holds_no_voter_token(api: Api) -> None:

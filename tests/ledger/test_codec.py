@@ -187,7 +187,8 @@ def test_log_decode_splits_envelope_from_data(capturing: CapturingLedger) -> Non
             if f.name not in envelope
         }
         assert logged.data == expected
-    assert [e.position for e in decoded] == list(range(1, len(decoded) + 1))
+    positions = [e.position for e in decoded]
+    assert positions == sorted(set(positions)), "increasing, gaps allowed"
 
 
 def test_log_read_filters_by_type(capturing: CapturingLedger) -> None:

@@ -43,13 +43,15 @@ def test_replaying_a_batch_changes_nothing(ledger: Ledger, tmp_path: Path) -> No
     raws = source.read(0, 1000)
     path = tmp_path / "model.sqlite"
     conn = open_readmodel(path)
-    assert project(conn, 0, raws[:40], source) == 40
+    fortieth = raws[39][0]
+    assert project(conn, 0, raws[:40], source) == fortieth
     once = dump(path)
-    assert project(conn, 0, raws[:40], source) == 40  # the same batch again
-    assert project(conn, 20, raws[20:40], source) == 40  # a tail of it again
+    assert project(conn, 0, raws[:40], source) == fortieth  # the same batch again
+    # a tail of it again
+    assert project(conn, raws[19][0], raws[20:40], source) == fortieth
     assert dump(path) == once
     # An overlapping batch applies only what is new.
-    assert project(conn, 30, raws[30:], source) == len(raws)
+    assert project(conn, raws[29][0], raws[30:], source) == raws[-1][0]
     conn.close()
     source.close()
     build(ledger, tmp_path / "clean.sqlite")
