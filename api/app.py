@@ -30,6 +30,9 @@ from api.body_deadline import BodyDeadline
 from api.browser_security import SecurityHeaders, cors_config
 from api.config import ApiSettings
 from api.controllers.comparisons import ComparisonsController
+from api.controllers.editor import EditorController
+from api.controllers.editor_reviews import EditorReviewsController
+from api.controllers.editor_tools import EditorToolsController
 from api.controllers.events import EventsController
 from api.controllers.feeds import FeedController
 from api.controllers.health import HealthController
@@ -43,11 +46,13 @@ from api.controllers.tools import ToolsController
 from api.controllers.transparency import TransparencyController
 from api.controllers.voters import VotersController
 from api.controllers.votes import VotesController
+from api.editor_sessions import Sessions
 from api.event_stream import Shutdown
 from api.idempotency_store import open_idempotency_store
 from api.json_bodies import JsonRequest
 from api.log_watcher import LogWatcher
 from api.observability import AccessLog, RequestObserver, logging_config
+from api.openapi_bodies import close_request_bodies
 from api.prebuilt import EncodedCache
 from api.problem_details import problem_response
 from api.rate_limit import RateLimiter
@@ -88,6 +93,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     home = settings.ledger
     ledger = Ledger(home)
     tokens = Tokens(home)
+    sessions = Sessions(home)
     idempotency = open_idempotency_store(settings)
     rate_limiter = RateLimiter(settings.api_db_path)
     path = readmodel_path(home)
@@ -122,6 +128,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ledger=ledger,
         writer=writer,
         tokens=tokens,
+        sessions=sessions,
         idempotency=idempotency,
         rate_limiter=rate_limiter,
         projector=projector,
@@ -160,6 +167,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         read_model.close()
         rate_limiter.close()
         idempotency.close()
+        sessions.close()
         tokens.close()
         ledger.close()
 
@@ -190,6 +198,9 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             HealthController,
             ProblemsController,
             PagesController,
+            EditorController,
+            EditorToolsController,
+            EditorReviewsController,
             FeedController,
             TokensController,
             static_router(),
@@ -230,6 +241,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
         state=State({"settings": settings, "encoded": EncodedCache()}),
         logging_config=None,
     )
+    close_request_bodies(app.openapi_schema)
     access_log = AccessLog() if settings.access_log else None
     app.state.access_log = access_log
     app.asgi_handler = SecurityHeaders(app.asgi_handler, schema_path="/schema")

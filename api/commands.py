@@ -13,12 +13,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Concatenate, ParamSpec
+from typing import Annotated, Any, Concatenate, ParamSpec
 
 import anyio.to_thread
 import msgspec
 from litestar import Request, Response
 from litestar.openapi import ResponseSpec
+from litestar.params import HeaderParameter
 
 from api import metrics
 from api.idempotency import StoredResponse, idempotent
@@ -36,8 +37,32 @@ P = ParamSpec("P")
 JSON = "application/json"
 # Versions and positions are below 2**62: eighteen digits, nineteen at most.
 _IF_MATCH = re.compile(r'^(?:W/)?"?(?:[a-z0-9-]+:)?(\d{1,18})(?::\d{1,19})?"?$')
+IF_MATCH_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "one_of": None,
+    "pattern": r'^(?:\*|(?:W/)?"?(?:[a-z0-9-]+:)?[0-9]{1,18}(?::[0-9]{1,19})?"?)$',
+}
+"""What :func:`if_match` accepts, for OpenAPI: ``*``, a version, or an ETag.
+
+Given as ``schema_extra`` so that the document states it while the handler
+keeps refusing anything else with its own ``invalid-if-match`` problem. The
+handlers declare the header ``str | None`` (absent is None), which Litestar
+documents as a string or null; a header has no null, so the schema is a
+string alone."""
 
 Command = Callable[Concatenate[Context, P], Receipt]
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        description="The version (or ETag) the change is based on; optional, "
+        "a stale one is 412",
+        schema_extra=IF_MATCH_SCHEMA,
+    ),
+]
+"""``If-Match`` as a write handler declares it, for OpenAPI; :func:`if_match`
+parses it."""
 
 FIRST_PUT = {201: ResponseSpec(WriteReceipt, description="Created: the first version")}
 """The OpenAPI entry of the 201 a PUT answers the first time (see :func:`put`)."""
@@ -137,21 +162,49 @@ async def create(
         *args: The command's other arguments.
         **kwargs: The command's keyword arguments.
     """
-
     headers = {"Location": location} if location else {}
+    return await _once(request, data, 201, headers, command, *args, **kwargs)
+
+
+async def change(
+    request: Request[Any, Any, Any],
+    data: Any,
+    command: Command[P],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Response[Any]:
+    """Runs a command on an existing aggregate once per ``Idempotency-Key``; 200.
+
+    As :func:`create`, for the editorial commands that append one event to
+    what exists (a retirement, an edit): a retry replays the first answer
+    instead of being refused as retiring twice or changing nothing.
+    """
+    return await _once(request, data, 200, {}, command, *args, **kwargs)
+
+
+async def _once(
+    request: Request[Any, Any, Any],
+    data: Any,
+    status: int,
+    headers: dict[str, str],
+    command: Command[P],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> Response[Any]:
+    """Runs ``command`` once per ``Idempotency-Key``, answering ``status``."""
 
     def answer_of(receipt: Receipt | WriteReceipt) -> StoredResponse:
-        return StoredResponse(201, receipt_body(receipt), headers)
+        return StoredResponse(status, receipt_body(receipt), headers)
 
-    async def created() -> StoredResponse:
+    async def performed() -> StoredResponse:
         return answer_of(await run(request, command, *args, **kwargs))
 
-    def recreated(events: Sequence[LoggedEvent]) -> StoredResponse:
-        # A create appends one aggregate; the receipt is its last event's.
+    def rebuilt(events: Sequence[LoggedEvent]) -> StoredResponse:
+        # The command appends to one aggregate; the receipt is its last event's.
         last = events[-1]
         return answer_of(WriteReceipt(version=last.version, position=last.position))
 
-    return await idempotent(request, data, context(request), created, recreated)
+    return await idempotent(request, data, context(request), performed, rebuilt)
 
 
 async def put(

@@ -19,6 +19,7 @@ import anyio.to_thread
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 
+from api import param_bounds
 from api.problem_details import ApiProblem
 from projections.queries import ReadModel
 
@@ -34,6 +35,7 @@ MinPosition = Annotated[
         name="min_position",
         ge=0,
         le=2**62,
+        schema_extra=param_bounds.POSITION,
         description=(
             "Wait (bounded) until the read model reflects this log position, "
             "e.g. the position a write answered"

@@ -22,6 +22,7 @@ from projections.models import (
     ComparisonSummary,
     HistoryBucket,
     HistoryItem,
+    PanelMember,
     Point,
     ReviewItem,
 )
@@ -35,16 +36,37 @@ Slug = Annotated[
         examples=["code-llama-4"],
     ),
 ]
-Name = Annotated[str, Meta(min_length=1, max_length=rules.MAX_NAME)]
+NOT_BLANK = {"extra": {"pattern": rules.NOT_BLANK}}
+"""Documents that a required text must not be blank, for ``extra_json_schema``.
+
+The ledger refuses a blank one with a problem that names the field, so the
+schema states the rule rather than enforcing it first with a bare regex."""
+Name = Annotated[
+    str, Meta(min_length=1, max_length=rules.MAX_NAME, extra_json_schema=NOT_BLANK)
+]
 ShortText = Annotated[str, Meta(max_length=rules.MAX_NAME)]
 Tagline = Annotated[str, Meta(max_length=rules.TOOL_FIELD_LIMITS["tagline"])]
 LongText = Annotated[str, Meta(max_length=rules.MAX_TEXT)]
-Rationale = Annotated[str, Meta(min_length=1, max_length=rules.MAX_RATIONALE)]
+Rationale = Annotated[
+    str,
+    Meta(min_length=1, max_length=rules.MAX_RATIONALE, extra_json_schema=NOT_BLANK),
+]
 Reason = Annotated[
     str,
     Meta(
         max_length=rules.MAX_REASON,
         description="Why; needed for revisions, withdrawals, verdict-affecting edits",
+    ),
+]
+RequiredReason = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=rules.MAX_REASON,
+        pattern=rules.NOT_BLANK,
+        description="Why, as the log will keep it: not blank, at most "
+        f"{rules.MAX_REASON} characters",
+        examples=["superseded by its successor"],
     ),
 ]
 Verdict = Literal["ship", "skip"]
@@ -92,6 +114,32 @@ class ReviewerCreate(msgspec.Struct, forbid_unknown_fields=True):
     handle: Slug
     name: Name
     lens: Lens
+
+
+class ReviewerUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """``PATCH /api/reviewers/{handle}``: a new name and/or lens, with why."""
+
+    reason: RequiredReason
+    name: Name | UnsetType = UNSET
+    lens: Lens | UnsetType = UNSET
+
+    def changes(self) -> dict[str, str]:
+        """The profile fields the client sent, by name."""
+        found = {name: getattr(self, name) for name in rules.REVIEWER_FIELDS}
+        return {name: value for name, value in found.items() if value is not UNSET}
+
+
+class ComparisonUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """``PATCH /api/comparisons/{a}/{b}``: a new question, with why."""
+
+    question: Name
+    reason: RequiredReason
+
+
+class RetireOrReinstate(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST …/retire`` and ``…/reinstate``: why, for the log to keep."""
+
+    reason: RequiredReason
 
 
 class ReviewPut(msgspec.Struct, forbid_unknown_fields=True):
@@ -148,6 +196,13 @@ class ToolList(msgspec.Struct):
     """``GET /api/tools``: a page of the tools' current cards, as registered."""
 
     items: list[Card]
+    next: NextLink = None
+
+
+class ReviewerList(msgspec.Struct):
+    """``GET /api/reviewers``: a page of the active panel, in the order enrolled."""
+
+    items: list[PanelMember]
     next: NextLink = None
 
 

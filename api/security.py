@@ -16,7 +16,6 @@ never on the event loop.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +27,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 
 from api import access_lists
+from api.thread_stores import ThreadStores
 from ledger.auth import (
     LAST_USE_GRANULARITY,
     Principal,
@@ -50,7 +50,7 @@ BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 """OpenAPI security requirement of the guarded (write) operations."""
 
 
-class Tokens:
+class Tokens(ThreadStores[TokenStoreBase]):
     """The token store of a worker, opened once per thread where it must be.
 
     SQLite connections belong to the thread that opened them, and handlers
@@ -60,31 +60,10 @@ class Tokens:
     """
 
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._local = threading.local()
-        self._shared: TokenStoreBase | None = None
-        self._opened: list[TokenStoreBase] = []
-        self._lock = threading.Lock()
+        super().__init__(lambda: open_token_store(settings))
         self._touches = ThreadPoolExecutor(1, thread_name_prefix="token-last-use")
         # Token id -> when this worker last queued a write of its last use.
         self._queued: dict[str, float] = {}
-        # Whether a check is a round trip, then made off the event loop.
-        self.remote = self.store().remote
-
-    def store(self) -> TokenStoreBase:
-        """This thread's store."""
-        store: TokenStoreBase | None = self._shared or getattr(
-            self._local, "store", None
-        )
-        if store is None:
-            store = open_token_store(self._settings)
-            with self._lock:
-                self._opened.append(store)
-            if store.thread_safe:
-                self._shared = store
-            else:
-                self._local.store = store
-        return store
 
     def verify(self, token: str) -> Principal | None:
         """The principal of a valid token, or None; queues its last use."""
@@ -113,13 +92,7 @@ class Tokens:
         Call once, at shutdown.
         """
         self._touches.shutdown(wait=True)
-        with self._lock:
-            opened, self._opened = self._opened, []
-        for store in opened:
-            try:
-                store.close()
-            except Exception:
-                continue
+        super().close()
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

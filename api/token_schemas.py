@@ -35,6 +35,9 @@ class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
             str,
             Meta(
                 max_length=16,
+                # Documented, not enforced here: durations.parse refuses
+                # anything else with its own invalid-duration problem.
+                extra_json_schema={"extra": {"pattern": durations.SHAPE}},
                 description=f"How long it works: {durations.HELP}, at most "
                 f"{durations.LONGEST.days}d; forever when left out",
                 examples=["30d"],

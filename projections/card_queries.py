@@ -14,6 +14,7 @@ from projections.models import (
     Card,
     Figures,
     Page,
+    Retirement,
     ReviewItem,
 )
 from projections.snapshots import (
@@ -30,7 +31,8 @@ CARD_COLUMNS = (
     "slug, name, vendor, category, tagline, description, entry, license, "
     "panel_ship, panel_skip, panel_total, panel_pct, panel_low, panel_high, "
     "community_ship, community_skip, community_total, community_pct, "
-    "community_low, community_high, version, position, updated_at, retired"
+    "community_low, community_high, version, position, updated_at, retired, "
+    "retired_at, retired_position, retired_reason"
 )
 """The columns of ``tools`` a :class:`~projections.models.Card` is read from."""
 
@@ -38,6 +40,13 @@ CARD_COLUMNS = (
 def _fields(row: tuple[Any, ...]) -> dict[str, str]:
     """A card's slug and tool fields from the first eight columns of ``row``."""
     return dict(zip(("slug", *TOOL_FIELDS), row[:8], strict=True))
+
+
+def retirement(at: str | None, position: int, reason: str) -> Retirement | None:
+    """The retirement of stored ``retired_*`` columns; None if there is none."""
+    if at is None:
+        return None
+    return Retirement(at=stored_time(at), position=position, reason=reason)
 
 
 def card_from_row(row: tuple[Any, ...]) -> Card:
@@ -50,6 +59,7 @@ def card_from_row(row: tuple[Any, ...]) -> Card:
         position=row[21],
         updated_at=stored_time(row[22]),
         retired=bool(row[23]),
+        retirement=retirement(*row[24:27]),
     )
 
 
@@ -63,7 +73,9 @@ class CardQueries(ReadModelFile):
         """
         return every(self.tools_page)
 
-    def tools_page(self, after: int = 0, limit: int = 100) -> Page[Card]:
+    def tools_page(
+        self, after: int = 0, limit: int = 100, *, live: bool = False
+    ) -> Page[Card]:
         """A page of the cards, in the order the tools were registered.
 
         A tool registered while a reader pages goes at the end of the list,
@@ -72,12 +84,15 @@ class CardQueries(ReadModelFile):
         Args:
             after: The cursor: the registration position the page starts after.
             limit: How many cards at most.
+            live: Leave the retired ones out.
         """
         limit = page_size(limit)
+        only_live = " AND retired = 0" if live else ""
         with self._snapshot() as conn:
             rows = conn.execute(
                 f"SELECT {CARD_COLUMNS}, registered_position FROM tools "
-                "WHERE registered_position > ? ORDER BY registered_position LIMIT ?",
+                f"WHERE registered_position > ?{only_live} "
+                "ORDER BY registered_position LIMIT ?",
                 (cursor_position(after), limit + 1),
             ).fetchall()
         page = first_page(rows, limit, lambda row: row[-1])
@@ -189,7 +204,8 @@ def card_at(conn: sqlite3.Connection, slug: str, position: int) -> Card | None:
     row = conn.execute(
         f"SELECT e.tool, {fields}, e.panel_ship, e.panel_skip, "
         "e.community_ship, e.community_skip, e.tool_version, e.position, "
-        "a.at, v.retired FROM tool_events e "
+        "a.at, v.retired, v.retired_at, v.retired_position, v.retired_reason "
+        "FROM tool_events e "
         "JOIN audit a ON a.position = e.position "
         "JOIN tool_versions v "
         "ON v.slug = e.tool AND v.version = e.tool_version "
@@ -208,4 +224,5 @@ def card_at(conn: sqlite3.Connection, slug: str, position: int) -> Card | None:
         position=row[13],
         updated_at=stored_time(row[14]),
         retired=bool(row[15]),
+        retirement=retirement(*row[16:19]),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ledger.domainmodel import pair
-from projections.card_queries import CARD_COLUMNS, card_from_row
+from projections.card_queries import CARD_COLUMNS, card_from_row, retirement
 from projections.models import (
     ComparisonSummary,
     ComparisonView,
@@ -77,7 +77,8 @@ class ComparisonQueries(ReadModelFile):
         lo, hi = pair(a, b)
         with self._snapshot() as conn:
             found = conn.execute(
-                "SELECT c.question, c.retired, t.lo_picks, t.hi_picks, t.total "
+                "SELECT c.question, c.retired, t.lo_picks, t.hi_picks, t.total, "
+                "c.retired_at, c.retired_position, c.retired_reason "
                 "FROM comparisons c JOIN head_to_head t USING (lo, hi) "
                 "WHERE c.lo = ? AND c.hi = ?",
                 (lo, hi),
@@ -96,7 +97,7 @@ class ComparisonQueries(ReadModelFile):
                 "WHERE s.lo = ? AND s.hi = ? ORDER BY p.enrolled_position, s.reviewer",
                 (lo, hi),
             ).fetchall()
-        question, retired, lo_picks, hi_picks, total = found
+        question, retired, lo_picks, hi_picks, total, *retired_since = found
         flip = a != lo
         return ComparisonView(
             question=question,
@@ -117,4 +118,5 @@ class ComparisonQueries(ReadModelFile):
                 total=total,
             ),
             retired=bool(retired),
+            retirement=retirement(*retired_since),
         )

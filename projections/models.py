@@ -7,17 +7,43 @@ kept apart from the event classes so either can change on its own.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
 import msgspec
+from msgspec import Meta
+from msgspec.structs import force_setattr
+
+PROVISIONAL_BELOW = 5
+"""A share or tally counted from fewer verdicts, votes or picks than this
+(and at least one) is provisional: too few to go by yet, whatever it says
+(4 of 4 is "100%", with a 95% interval of 51-100%)."""
+
+
+def is_provisional(total: int) -> bool:
+    """Whether a figure counted from ``total`` verdicts, votes or picks is provisional.
+
+    Nothing counted is not provisional: there is no share yet to qualify.
+    """
+    return 0 < total < PROVISIONAL_BELOW
+
+
+Provisional = Annotated[
+    bool,
+    Meta(
+        description=f"True while fewer than {PROVISIONAL_BELOW} (and at least one) "
+        "are counted: too few to go by yet; derived from total"
+    ),
+]
 
 
 class Figures(msgspec.Struct, frozen=True):
     """Ship/skip counts with the ship share and its 95% Wilson interval.
 
     ``ship_pct``, ``low`` and ``high`` are percentages in 0-100, and None
-    while ``total`` is 0 (the page's "—").
+    while ``total`` is 0 (the page's "—"). ``provisional`` always follows
+    from ``total`` (:func:`is_provisional`), however the figures were made
+    or decoded, so no answer can carry one that disagrees with its count.
     """
 
     ship: int = 0
@@ -26,6 +52,10 @@ class Figures(msgspec.Struct, frozen=True):
     ship_pct: float | None = None
     low: float | None = None
     high: float | None = None
+    provisional: Provisional = False
+
+    def __post_init__(self) -> None:
+        force_setattr(self, "provisional", is_provisional(self.total))
 
 
 class CardFigures(msgspec.Struct, frozen=True):
@@ -35,8 +65,24 @@ class CardFigures(msgspec.Struct, frozen=True):
     community: Figures
 
 
+class Retirement(msgspec.Struct, frozen=True):
+    """Since when and why a tool, comparison or reviewer is retired.
+
+    ``position`` is the log position of the retiring event, ``reason`` the
+    reason it records.
+    """
+
+    at: datetime
+    position: int
+    reason: str
+
+
 class Card(msgspec.Struct, frozen=True):
-    """A tool's scorecard as it stands at ``position``."""
+    """A tool's scorecard as it stands at ``position``.
+
+    A retired tool's card stays readable; ``retirement`` says since when and
+    why (None while the tool is active).
+    """
 
     slug: str
     name: str
@@ -52,6 +98,7 @@ class Card(msgspec.Struct, frozen=True):
     position: int
     updated_at: datetime
     retired: bool = False
+    retirement: Retirement | None = None
 
 
 class ReviewItem(msgspec.Struct, frozen=True):
@@ -152,11 +199,15 @@ class SplitItem(msgspec.Struct, frozen=True):
 
 
 class HeadToHead(msgspec.Struct, frozen=True):
-    """Community picks in a head-to-head."""
+    """Community picks in a head-to-head; ``provisional`` as for :class:`Figures`."""
 
     a: int = 0
     b: int = 0
     total: int = 0
+    provisional: Provisional = False
+
+    def __post_init__(self) -> None:
+        force_setattr(self, "provisional", is_provisional(self.total))
 
 
 class ComparisonSummary(msgspec.Struct, frozen=True):
@@ -169,7 +220,11 @@ class ComparisonSummary(msgspec.Struct, frozen=True):
 
 
 class ComparisonView(msgspec.Struct, frozen=True):
-    """A comparison page's data: both cards, the reviewer split, the tally."""
+    """A comparison page's data: both cards, the reviewer split, the tally.
+
+    A retired comparison stays readable; ``retirement`` says since when and
+    why (None while it is live).
+    """
 
     question: str
     a: Card
@@ -177,6 +232,24 @@ class ComparisonView(msgspec.Struct, frozen=True):
     split: list[SplitItem]
     head_to_head: HeadToHead
     retired: bool = False
+    retirement: Retirement | None = None
+
+
+class PanelMember(msgspec.Struct, frozen=True):
+    """A reviewer of the panel: who, through which lens, and whether retired.
+
+    ``version`` is what ``If-Match`` names when editing the reviewer;
+    ``position`` and ``updated_at`` are those of the reviewer's latest event.
+    """
+
+    handle: str
+    name: str
+    lens: str
+    version: int
+    position: int
+    updated_at: datetime
+    retired: bool = False
+    retirement: Retirement | None = None
 
 
 class AuditItem(msgspec.Struct, frozen=True):

@@ -12,6 +12,7 @@ from projections.card_queries import CardQueries
 from projections.comparison_queries import ComparisonQueries
 from projections.diff_queries import DiffQueries
 from projections.history_queries import HistoryQueries
+from projections.panel_queries import PanelQueries
 from projections.proof_queries import ChainQueries
 from projections.provenance_queries import ProvenanceQueries
 from projections.snapshots import MAX_PAGE
@@ -23,6 +24,7 @@ class ReadModel(
     CardQueries,
     HistoryQueries,
     ComparisonQueries,
+    PanelQueries,
     AuditQueries,
     ChainQueries,
     DiffQueries,

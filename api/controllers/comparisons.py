@@ -1,10 +1,14 @@
-"""``/api/comparisons``: head-to-heads of two tools, with the reviewer split."""
+"""``/api/comparisons``: head-to-heads of two tools, with the reviewer split.
+
+The list leaves retired comparisons out; a retired one stays readable at its
+URL, and says since when and why.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -15,7 +19,13 @@ from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Cursor, Limit, decode, pa
 from api.prebuilt import NOT_MODIFIED, content_etag, prebuilt_response
 from api.problem_details import documented
 from api.read_your_writes import READ, MinPosition, reach
-from api.schemas import ComparisonCreate, ComparisonList, WriteReceipt
+from api.schemas import (
+    ComparisonCreate,
+    ComparisonList,
+    ComparisonUpdate,
+    RetireOrReinstate,
+    WriteReceipt,
+)
 from api.security import BEARER, requires
 from ledger import errors
 from ledger.application import Ledger
@@ -32,7 +42,7 @@ class ComparisonsController(Controller):
     @get(
         "/",
         sync_to_thread=False,
-        summary="A page of the published comparisons, in the order published",
+        summary="A page of the live comparisons, in the order published",
         cache=True,
         response_headers=LINK_HEADER,
         responses=documented(*READ),
@@ -48,7 +58,10 @@ class ComparisonsController(Controller):
             QueryParameter(max_length=64, description="Only this tool's comparisons"),
         ] = None,
     ) -> Response[ComparisonList]:
-        page = read_model.comparisons_page(decode(cursor, int) or 0, limit, tool=tool)
+        """Retired comparisons are left out; each stays readable at its own URL."""
+        page = read_model.comparisons_page(
+            decode(cursor, int) or 0, limit, tool=tool, live=True
+        )
         return paged(request, page, ComparisonList)
 
     @get(
@@ -107,4 +120,72 @@ class ComparisonsController(Controller):
             data.a,
             data.b,
             question=data.question,
+        )
+
+    @patch(
+        "/{a:str}/{b:str}",
+        guards=[requires("editor")],
+        security=BEARER,
+        summary="Change a comparison's question, with a reason (editor)",
+        responses=documented(400, 401, 403, 404, 409, 412, 413, 415, 422),
+    )
+    async def edit(
+        self,
+        a: FromPath[str],
+        b: FromPath[str],
+        request: Request[Any, Any, State],
+        data: JSONBody[ComparisonUpdate],
+        ledger: NamedDependency[Ledger],
+        if_match: commands.IfMatch = None,
+    ) -> Response[WriteReceipt]:
+        """Either order names the comparison; a retired one is 409.
+
+        ``If-Match`` names the comparison's version (412 when stale); an edit
+        that races another is 409, one that changes nothing 422. Honours
+        ``Idempotency-Key``.
+        """
+        del if_match  # declared for OpenAPI; parsed by commands.if_match
+        return await commands.change(
+            request,
+            data,
+            ledger.edit_comparison,
+            a,
+            b,
+            question=data.question,
+            reason=data.reason,
+            expected_version=commands.if_match(request),
+        )
+
+    @post(
+        "/{a:str}/{b:str}/retire",
+        guards=[requires("editor")],
+        security=BEARER,
+        status_code=200,
+        summary="Retire a comparison, saying why (editor)",
+        responses=documented(400, 401, 403, 404, 409, 412, 413, 415, 422),
+    )
+    async def retire(
+        self,
+        a: FromPath[str],
+        b: FromPath[str],
+        request: Request[Any, Any, State],
+        data: JSONBody[RetireOrReinstate],
+        ledger: NamedDependency[Ledger],
+        if_match: commands.IfMatch = None,
+    ) -> Response[WriteReceipt]:
+        """The comparison leaves the list and takes no more picks.
+
+        Its page stays readable, retired since this write's position. One
+        already retired is 409; ``If-Match`` makes it conditional (412 when
+        stale); honours ``Idempotency-Key``.
+        """
+        del if_match  # declared for OpenAPI; parsed by commands.if_match
+        return await commands.change(
+            request,
+            data,
+            ledger.retire_comparison,
+            a,
+            b,
+            reason=data.reason,
+            expected_version=commands.if_match(request),
         )

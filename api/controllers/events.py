@@ -14,6 +14,7 @@ from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
+from api import param_bounds
 from api.event_stream import follow
 from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Limit, link_header, link_with
 from api.problem_details import ApiProblem, documented
@@ -79,7 +80,13 @@ class EventsController(Controller):
         request: Request[Any, Any, State],
         read_model: NamedDependency[ReadModel],
         after: Annotated[
-            int, QueryParameter(ge=0, le=2**62, description="Start after this position")
+            int,
+            QueryParameter(
+                ge=0,
+                le=2**62,
+                description="Start after this position",
+                schema_extra=param_bounds.POSITION,
+            ),
         ] = 0,
         limit: Limit = DEFAULT_LIMIT,
         tool: Annotated[
@@ -91,7 +98,9 @@ class EventsController(Controller):
         type_: Annotated[
             str | None,
             QueryParameter(
-                name="type", description="Only this event type, e.g. Review.Revised"
+                name="type",
+                description="Only this event type, e.g. Review.Revised",
+                schema_extra={"enum": sorted(event_log.EVENT_CLASSES)},
             ),
         ] = None,
     ) -> Response[EventList]:
@@ -125,6 +134,7 @@ class EventsController(Controller):
                 ge=0,
                 le=2**62,
                 description="Start after this position (default: the current head)",
+                schema_extra=param_bounds.POSITION,
             ),
         ] = None,
         last_event_id: Annotated[

@@ -125,14 +125,16 @@ class PagesController(Controller):
         tools: Cursor = None,
         comparisons: Cursor = None,
     ) -> Template:
-        """A page of tools with their headline figures, and of the comparisons."""
-        cards = read_model.tools_page(decode(tools, int) or 0, TOOLS_PER_PAGE)
+        """A page of the active tools with their headline figures, and of the
+        live comparisons; retired ones stay readable at their own pages."""
+        cards = read_model.tools_page(
+            decode(tools, int) or 0, TOOLS_PER_PAGE, live=True
+        )
         compared = read_model.comparisons_page(
             decode(comparisons, int) or 0, COMPARISONS_PER_PAGE, live=True
         )
         context: dict[str, Any] = {
-            "tools": [card for card in cards.items if not card.retired],
-            "retired": [card for card in cards.items if card.retired],
+            "tools": cards.items,
             "more_tools": _more(request, "tools", cards),
             "comparisons": compared.items,
             "more_comparisons": _more(request, "comparisons", compared),

@@ -19,6 +19,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
+from api import param_bounds
 from api.controllers.tools import missing
 from api.pagination import (
     DEFAULT_LIMIT,
@@ -157,7 +158,11 @@ class ProvenanceController(Controller):
         start: Annotated[
             str,
             QueryParameter(
-                name="from", min_length=1, max_length=64, description=f"From {POINT}"
+                name="from",
+                min_length=1,
+                max_length=64,
+                description=f"From {POINT}",
+                schema_extra=param_bounds.POINT,
             ),
         ],
         end: Annotated[
@@ -167,6 +172,7 @@ class ProvenanceController(Controller):
                 min_length=1,
                 max_length=64,
                 description=f"To {POINT}; by default, the newest position read",
+                schema_extra=param_bounds.POINT,
             ),
         ] = None,
         limit: Limit = DEFAULT_LIMIT,

@@ -24,7 +24,9 @@ from projections.queries import ReadModel
 IfMatch = Annotated[
     str | None,
     HeaderParameter(
-        name="If-Match", description="The review version the change is based on"
+        name="If-Match",
+        description="The review version the change is based on",
+        schema_extra=commands.IF_MATCH_SCHEMA,
     ),
 ]
 

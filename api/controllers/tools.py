@@ -1,4 +1,8 @@
-"""``/api/tools``: cards, their history and as-of scorecards; register and edit."""
+"""``/api/tools``: cards, their history and as-of scorecards; register, edit, retire.
+
+The list leaves retired tools out; a retired tool's card, history and
+scorecards stay readable at their URLs, and its card says since when and why.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.types import ASGIApp
 
-from api import commands
+from api import commands, param_bounds
 from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Cursor, Limit, decode, paged
 from api.prebuilt import NOT_MODIFIED, card_etag, prebuilt_response
 from api.problem_details import ApiProblem, documented
@@ -19,6 +23,7 @@ from api.read_your_writes import READ, MinPosition, reach
 from api.schemas import (
     BucketList,
     HistoryList,
+    RetireOrReinstate,
     ToolCreate,
     ToolList,
     ToolUpdate,
@@ -69,7 +74,7 @@ class ToolsController(Controller):
     @get(
         "/",
         sync_to_thread=False,
-        summary="A page of the tools' current cards, in the order registered",
+        summary="A page of the active tools' current cards, in the order registered",
         cache=True,
         response_headers=LINK_HEADER,
         responses=documented(*READ),
@@ -81,7 +86,8 @@ class ToolsController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> Response[ToolList]:
-        page = read_model.tools_page(decode(cursor, int) or 0, limit)
+        """Retired tools are left out; each stays readable at its own URL."""
+        page = read_model.tools_page(decode(cursor, int) or 0, limit, live=True)
         return paged(request, page, ToolList)
 
     @get(
@@ -210,7 +216,11 @@ class ToolsController(Controller):
         position: Annotated[
             int | None,
             QueryParameter(
-                name="position", ge=0, le=2**62, description="A log position"
+                name="position",
+                ge=0,
+                le=2**62,
+                description="A log position",
+                schema_extra=param_bounds.POSITION,
             ),
         ] = None,
     ) -> Card:
@@ -276,6 +286,7 @@ class ToolsController(Controller):
             HeaderParameter(
                 name="If-Match",
                 description="The version (or card ETag) the edit is based on",
+                schema_extra=commands.IF_MATCH_SCHEMA,
             ),
         ] = None,
     ) -> Response[WriteReceipt]:
@@ -294,3 +305,66 @@ class ToolsController(Controller):
             expected_version=commands.if_match(request),
         )
         return commands.answer(receipt)
+
+    @post(
+        "/{slug:str}/retire",
+        guards=[requires("editor")],
+        security=BEARER,
+        status_code=200,
+        summary="Retire a tool, saying why (editor)",
+        responses=documented(400, 401, 403, 404, 409, 412, 413, 415, 422),
+    )
+    async def retire(
+        self,
+        slug: FromPath[str],
+        request: Request[Any, Any, State],
+        data: JSONBody[RetireOrReinstate],
+        ledger: NamedDependency[Ledger],
+        if_match: commands.IfMatch = None,
+    ) -> Response[WriteReceipt]:
+        """The tool leaves the list and takes no new reviews or votes.
+
+        Its card stays readable, retired since this write's position. A tool
+        already retired is 409; ``If-Match`` makes it conditional (412 when
+        stale); honours ``Idempotency-Key``.
+        """
+        del if_match  # declared for OpenAPI; parsed by commands.if_match
+        return await commands.change(
+            request,
+            data,
+            ledger.retire_tool,
+            slug,
+            reason=data.reason,
+            expected_version=commands.if_match(request),
+        )
+
+    @post(
+        "/{slug:str}/reinstate",
+        guards=[requires("editor")],
+        security=BEARER,
+        status_code=200,
+        summary="Reinstate a retired tool, saying why (editor)",
+        responses=documented(400, 401, 403, 404, 409, 412, 413, 415, 422),
+    )
+    async def reinstate(
+        self,
+        slug: FromPath[str],
+        request: Request[Any, Any, State],
+        data: JSONBody[RetireOrReinstate],
+        ledger: NamedDependency[Ledger],
+        if_match: commands.IfMatch = None,
+    ) -> Response[WriteReceipt]:
+        """The tool is listed again and takes reviews and votes.
+
+        A tool that is not retired is 409; ``If-Match`` as for retiring;
+        honours ``Idempotency-Key``.
+        """
+        del if_match  # declared for OpenAPI; parsed by commands.if_match
+        return await commands.change(
+            request,
+            data,
+            ledger.reinstate_tool,
+            slug,
+            reason=data.reason,
+            expected_version=commands.if_match(request),
+        )

@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 from litestar.types import ASGIApp
 
+from api import param_bounds
 from api.pagination import DEFAULT_LIMIT, LINK_HEADER, Limit, link_header, link_with
 from api.prebuilt import (
     IMMUTABLE,
@@ -100,7 +101,10 @@ class TransparencyController(Controller):
         after: Annotated[
             int,
             QueryParameter(
-                ge=0, le=2**62, description="Only trees larger than this size"
+                ge=0,
+                le=2**62,
+                description="Only trees larger than this size",
+                schema_extra=param_bounds.POSITION,
             ),
         ] = 0,
         limit: Limit = DEFAULT_LIMIT,
@@ -178,13 +182,21 @@ class TransparencyController(Controller):
         first: Annotated[
             int,
             QueryParameter(
-                name="from", ge=1, le=2**62, description="The earlier tree size"
+                name="from",
+                ge=1,
+                le=2**62,
+                description="The earlier tree size",
+                schema_extra=param_bounds.TREE_SIZE,
             ),
         ],
         second: Annotated[
             int,
             QueryParameter(
-                name="to", ge=1, le=2**62, description="The later tree size"
+                name="to",
+                ge=1,
+                le=2**62,
+                description="The later tree size",
+                schema_extra=param_bounds.TREE_SIZE,
             ),
         ],
     ) -> ConsistencyProof:

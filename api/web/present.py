@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.models import Figures, HistoryBucket, ReviewItem
+from projections.models import (
+    PROVISIONAL_BELOW,
+    Figures,
+    HistoryBucket,
+    HistoryItem,
+    Point,
+    ReviewItem,
+)
 
 NO_SHARE = "—"
 EN_DASH = "\u2013"
@@ -72,6 +79,39 @@ def spread(figures: Figures) -> str:
     if figures.total == 0 or figures.low is None or figures.high is None:
         return ""
     return span(figures.low, figures.high)
+
+
+def provisional(counted: str = "votes") -> str:
+    """Why a share or tally is marked provisional: its mark's tooltip or footnote.
+
+    ``counted`` names what it counts, plural ("verdicts", "picks"). The mark
+    is always on the page, hidden while the figure is not provisional, so the
+    page script only shows or hides it after a vote.
+    """
+    return (
+        f"Provisional: fewer than {PROVISIONAL_BELOW} {counted} counted, "
+        "too few to go by yet"
+    )
+
+
+def _shares(item: HistoryItem | HistoryBucket | Point) -> tuple[Figures, ...]:
+    if isinstance(item, HistoryItem):
+        before, after = item.before, item.after
+        return (before.panel, before.community, after.panel, after.community)
+    if isinstance(item, Point):
+        card = item.card
+        return () if card is None else (card.panel, card.community)
+    return (item.panel, item.community)
+
+
+def any_provisional(
+    items: list[HistoryItem] | list[HistoryBucket] | list[Point],
+) -> bool:
+    """Whether a table of these rows marks any share provisional.
+
+    A table prints its footnote on the mark only when a row carries one.
+    """
+    return any(figures.provisional for item in items for figures in _shares(item))
 
 
 def when(moment: datetime | None) -> str:
@@ -177,5 +217,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "change": change,
     "bucket": bucket_label,
     "clip": clip,
+    "provisional": provisional,
+    "any_provisional": any_provisional,
 }
 """The Jinja filters the templates use, by the name they use."""

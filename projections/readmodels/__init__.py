@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.decoding import envelope
 from projections.readmodel_parts import Row, Rows, Table, unknown
+
+RETIREMENT = ("retired_at", "retired_position", "retired_reason")
+"""The columns that say since when and why a retired row is retired."""
+
+RETIREMENT_DDL = "retired_at TEXT, retired_position INTEGER, retired_reason TEXT"
+"""Their definitions: null while the row is not retired."""
+
+NOT_RETIRED: dict[str, Any] = dict.fromkeys(RETIREMENT)
 
 
 def changed_by(rows: Rows, table: Table, event: Any, what: str) -> Row | None:
@@ -25,3 +34,21 @@ def changed_by(rows: Rows, table: Table, event: Any, what: str) -> Row | None:
     row["position"] = event.position
     row["updated_at"] = event.at
     return row
+
+
+def retire(row: Row, event: Any) -> None:
+    """Marks ``row`` retired by ``event``: when, where in the log, and why.
+
+    The reason is in the event's envelope, which the typed views leave out
+    (few events are retirements, so it is decoded only for them).
+    """
+    row["retired"] = 1
+    row["retired_at"] = event.at
+    row["retired_position"] = event.position
+    row["retired_reason"] = envelope(event)[0]["reason"]
+
+
+def reinstate(row: Row) -> None:
+    """Clears what :func:`retire` set."""
+    row["retired"] = 0
+    row.update(NOT_RETIRED)

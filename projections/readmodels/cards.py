@@ -25,7 +25,14 @@ from ledger.domainmodel import Comparison, Review, Tool, Vote, pair
 from ledger.rules import TOOL_FIELDS
 from projections.decoding import iso_text
 from projections.readmodel_parts import History, ReadModel, Row, Rows, Table, unknown
-from projections.readmodels import changed_by
+from projections.readmodels import (
+    NOT_RETIRED,
+    RETIREMENT,
+    RETIREMENT_DDL,
+    changed_by,
+    reinstate,
+    retire,
+)
 from projections.readmodels.head_to_heads import COMPARISONS
 from projections.readmodels.verdict_days import CARD_DAYS, counted
 from projections.readmodels.vote_moves import PAIR, TOOL
@@ -48,6 +55,7 @@ def _card_values(card: Row) -> tuple[Any, ...]:
         iso_text(card["updated_at"]),
         card["retired"],
         card["registered_position"],
+        *(card[name] for name in RETIREMENT),
     )
 
 
@@ -71,7 +79,8 @@ TOOLS = Table(
         position INTEGER NOT NULL,
         updated_at TEXT NOT NULL,
         retired INTEGER NOT NULL,
-        registered_position INTEGER NOT NULL
+        registered_position INTEGER NOT NULL,
+        {RETIREMENT_DDL}
     ) WITHOUT ROWID""",
     key=("slug",),
     columns=(
@@ -95,6 +104,7 @@ TOOLS = Table(
         "updated_at",
         "retired",
         "registered_position",
+        *RETIREMENT,
     ),
     lookups=("id",),
     indexes=(
@@ -106,17 +116,18 @@ TOOLS = Table(
 
 TOOL_VERSIONS = History(
     "tool_versions",
-    """
+    f"""
     CREATE TABLE tool_versions (
         slug TEXT NOT NULL, version INTEGER NOT NULL,
         name TEXT NOT NULL, vendor TEXT NOT NULL, category TEXT NOT NULL,
         tagline TEXT NOT NULL, description TEXT NOT NULL, entry TEXT NOT NULL,
         license TEXT NOT NULL, retired INTEGER NOT NULL,
         at TEXT NOT NULL, position INTEGER NOT NULL,
+        {RETIREMENT_DDL},
         PRIMARY KEY (slug, version)
     ) WITHOUT ROWID""",
     key=("slug", "version"),
-    insert=f"INSERT INTO tool_versions VALUES ({','.join('?' * 12)})",
+    insert=f"INSERT INTO tool_versions VALUES ({','.join('?' * 15)})",
 )
 
 VERDICT_KINDS = "kind IN ('tool', 'review')"
@@ -198,6 +209,7 @@ def _new_version(rows: Rows, card: Row, event: Any) -> None:
             card["retired"],
             event.at,
             event.position,
+            *(card[name] for name in RETIREMENT),
         )
     )
 
@@ -217,6 +229,7 @@ def registered(rows: Rows, event: Any) -> None:
             "updated_at": event.at,
             "retired": 0,
             "registered_position": event.position,
+            **NOT_RETIRED,
         }
     )
     _new_version(rows, card, event)
@@ -235,14 +248,14 @@ def edited(rows: Rows, event: Any) -> None:
 def retired(rows: Rows, event: Any) -> None:
     card = changed_by(rows, TOOLS, event, "tool")
     if card is not None:
-        card["retired"] = 1
+        retire(card, event)
         _versioned(rows, card, event)
 
 
 def reinstated(rows: Rows, event: Any) -> None:
     card = changed_by(rows, TOOLS, event, "tool")
     if card is not None:
-        card["retired"] = 0
+        reinstate(card)
         _versioned(rows, card, event)
 
 

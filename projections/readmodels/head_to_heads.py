@@ -12,12 +12,18 @@ from typing import Any
 
 from ledger.domainmodel import Comparison, Vote, pair
 from projections.readmodel_parts import ReadModel, Rows, Table, unknown
-from projections.readmodels import changed_by
+from projections.readmodels import (
+    NOT_RETIRED,
+    RETIREMENT,
+    RETIREMENT_DDL,
+    changed_by,
+    retire,
+)
 from projections.readmodels.vote_moves import PAIR
 
 COMPARISONS = Table(
     "comparisons",
-    """
+    f"""
     CREATE TABLE comparisons (
         lo TEXT NOT NULL, hi TEXT NOT NULL,
         id TEXT NOT NULL UNIQUE,
@@ -25,6 +31,7 @@ COMPARISONS = Table(
         retired INTEGER NOT NULL, version INTEGER NOT NULL,
         published_position INTEGER NOT NULL, position INTEGER NOT NULL,
         updated_at TEXT NOT NULL,
+        {RETIREMENT_DDL},
         PRIMARY KEY (lo, hi)
     ) WITHOUT ROWID""",
     key=("lo", "hi"),
@@ -40,6 +47,7 @@ COMPARISONS = Table(
         "published_position",
         "position",
         "updated_at",
+        *RETIREMENT,
     ),
     lookups=("id",),
     indexes=(
@@ -78,6 +86,7 @@ def published(rows: Rows, event: Any) -> None:
             "published_position": event.position,
             "position": event.position,
             "updated_at": event.at,
+            **NOT_RETIRED,
         }
     )
     rows[HEAD_TO_HEAD].add(
@@ -94,7 +103,7 @@ def edited(rows: Rows, event: Any) -> None:
 def retired(rows: Rows, event: Any) -> None:
     comparison = changed_by(rows, COMPARISONS, event, "comparison")
     if comparison is not None:
-        comparison["retired"] = 1
+        retire(comparison, event)
 
 
 def picked(rows: Rows, event: Any) -> None:

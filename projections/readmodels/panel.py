@@ -1,4 +1,7 @@
-"""The review panel: each reviewer's name, lens and whether they still review."""
+"""The review panel: each reviewer's name, lens and whether they still review.
+
+A retired reviewer keeps their row, with since when and why they were retired.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,24 @@ from typing import Any
 
 from ledger.domainmodel import Reviewer
 from projections.readmodel_parts import ReadModel, Rows, Table
-from projections.readmodels import changed_by
+from projections.readmodels import (
+    NOT_RETIRED,
+    RETIREMENT,
+    RETIREMENT_DDL,
+    changed_by,
+    retire,
+)
 
 REVIEWERS = Table(
     "reviewers",
-    """
+    f"""
     CREATE TABLE reviewers (
         handle TEXT PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
         name TEXT NOT NULL, lens TEXT NOT NULL, retired INTEGER NOT NULL,
         version INTEGER NOT NULL, enrolled_position INTEGER NOT NULL,
-        position INTEGER NOT NULL, updated_at TEXT NOT NULL
+        position INTEGER NOT NULL, updated_at TEXT NOT NULL,
+        {RETIREMENT_DDL}
     ) WITHOUT ROWID""",
     key=("handle",),
     columns=(
@@ -29,8 +39,13 @@ REVIEWERS = Table(
         "enrolled_position",
         "position",
         "updated_at",
+        *RETIREMENT,
     ),
     lookups=("id",),
+    indexes=(
+        "CREATE INDEX IF NOT EXISTS idx_reviewers_enrolled "
+        "ON reviewers (enrolled_position)",
+    ),
 )
 
 PROFILE = ("name", "lens")
@@ -49,6 +64,7 @@ def enrolled(rows: Rows, event: Any) -> None:
             "enrolled_position": event.position,
             "position": event.position,
             "updated_at": event.at,
+            **NOT_RETIRED,
         }
     )
 
@@ -64,7 +80,7 @@ def profile_edited(rows: Rows, event: Any) -> None:
 def retired(rows: Rows, event: Any) -> None:
     reviewer = changed_by(rows, REVIEWERS, event, "reviewer")
     if reviewer is not None:
-        reviewer["retired"] = 1
+        retire(reviewer, event)
 
 
 READ_MODEL = ReadModel(

@@ -164,8 +164,15 @@ class Ledger(LedgerApplication):
         reviewer.edit_profile(ctx, changes, reason)
         return self._save(reviewer)
 
-    def retire_reviewer(self, ctx: Context, handle: str, *, reason: str) -> Receipt:
-        reviewer = self._get(Reviewer, handle)
+    def retire_reviewer(
+        self,
+        ctx: Context,
+        handle: str,
+        *,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        reviewer = self._get(Reviewer, handle, expected_version=expected_version)
         reviewer.retire(ctx, reason)
         return self._save(reviewer)
 
@@ -281,16 +288,29 @@ class Ledger(LedgerApplication):
         return self._depending(attempt)
 
     def edit_comparison(
-        self, ctx: Context, a: str, b: str, *, question: str, reason: str = ""
+        self,
+        ctx: Context,
+        a: str,
+        b: str,
+        *,
+        question: str,
+        reason: str = "",
+        expected_version: int | None = None,
     ) -> Receipt:
-        comparison = self._get(Comparison, a, b)
+        comparison = self._get(Comparison, a, b, expected_version=expected_version)
         comparison.edit(ctx, question, reason)
         return self._save(comparison)
 
     def retire_comparison(
-        self, ctx: Context, a: str, b: str, *, reason: str
+        self,
+        ctx: Context,
+        a: str,
+        b: str,
+        *,
+        reason: str,
+        expected_version: int | None = None,
     ) -> Receipt:
-        comparison = self._get(Comparison, a, b)
+        comparison = self._get(Comparison, a, b, expected_version=expected_version)
         comparison.retire(ctx, reason)
         return self._save(comparison)
 

@@ -22,6 +22,7 @@ from ledger import demo, errors
 from ledger import log as event_log
 from ledger.application import Ledger
 from ledger.auth import TokenError
+from ledger.editorial_cli import EDITORIAL_GROUPS
 from ledger.settings import Settings
 from ledger.token_cli import token_group
 
@@ -140,6 +141,8 @@ def log_command(
 
 
 main.add_command(token_group)
+for group in EDITORIAL_GROUPS:
+    main.add_command(group)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ class Context:
 
     Attributes:
         actor: A role-qualified, non-personal id such as ``editor:3fa1c2d9``,
-            ``reviewer:ada`` or ``voter:<keyed hash>``; ``system`` for the demo.
+            ``reviewer:ada``, ``voter:<keyed hash>`` or, from the command
+            line, ``operator:<login name>``; ``system`` for the demo.
         request_id: Correlates the events of one HTTP request or CLI call.
     """
 

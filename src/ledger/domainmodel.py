@@ -237,7 +237,11 @@ class Reviewer(Retirable):
     def edit_profile(
         self, ctx: Context, changes: Mapping[str, str], reason: str
     ) -> None:
-        """Renames the reviewer or changes the lens; a new lens must be explained."""
+        """Renames the reviewer or changes the lens; a new lens must be explained.
+
+        A retired reviewer's profile stays as it was when they left.
+        """
+        self.check_active()
         unknown = set(changes) - set(rules.REVIEWER_FIELDS)
         if unknown:
             msg = f"unknown reviewer field(s): {', '.join(sorted(unknown))}"

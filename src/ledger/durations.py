@@ -9,11 +9,16 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from ledger.rules import WHITESPACE
+
 UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 LONGEST = timedelta(days=3650)
 """Ten years: a token meant to outlive that should not expire at all."""
 
 _DURATION = re.compile(r"([0-9]{1,7})([mhd])")
+SHAPE = f"^[{WHITESPACE}]*[0-9]{{1,7}}[mhdMHD][{WHITESPACE}]*$"
+"""What :func:`parse` reads, as a pattern for a schema; it also refuses zero
+and anything longer than :data:`LONGEST`, which the pattern does not say."""
 HELP = "a whole number of minutes, hours or days, such as 90m, 12h or 30d"
 
 

@@ -128,7 +128,7 @@ class ToolNotRetired(Conflict):
 
 
 class ReviewerRetired(Conflict):
-    """Only an enrolled, active reviewer reviews."""
+    """Only an enrolled, active reviewer reviews or has their profile edited."""
 
 
 class ReviewWithdrawn(Conflict):

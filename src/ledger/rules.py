@@ -8,6 +8,16 @@ from collections.abc import Mapping
 from ledger import errors
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+WHITESPACE = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+r"""Every character ``str.strip`` removes, as the inside of a regex class.
+
+Spelled out because ``\s`` differs between regex dialects (Python's has
+``\x1c``-``\x1f``, ECMAScript's has U+FEFF), and the API's schema states
+these rules to clients in any of them."""
+NOT_BLANK = f"[^{WHITESPACE}]"
+"""Found in text that is not blank: what a required text holds once stripped."""
 VERDICTS = ("ship", "skip")
 LENSES = ("builder", "skeptic", "futurist", "buyer")
 
@@ -43,7 +53,7 @@ REVIEWER_FIELDS = ("name", "lens")
 
 def slug(value: str, what: str = "slug") -> str:
     """Returns ``value`` if it is a lowercase URL-safe slug, else raises."""
-    if not isinstance(value, str) or not SLUG.match(value):
+    if not isinstance(value, str) or not SLUG.fullmatch(value):
         msg = (
             f"{what} {value!r} must be 1-64 lowercase letters, digits or inner hyphens"
         )

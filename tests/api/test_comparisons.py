@@ -33,7 +33,7 @@ def test_comparison_view_is_the_seed_page(api: Api) -> None:
         "futurist": ("ship", "ship"),
         "buyer": ("ship", "skip"),
     }
-    assert view["head_to_head"] == {"a": 0, "b": 0, "total": 0}
+    assert view["head_to_head"] == {"a": 0, "b": 0, "total": 0, "provisional": False}
 
 
 def test_comparison_is_ordered_as_asked(api: Api) -> None:

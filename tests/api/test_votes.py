@@ -103,7 +103,7 @@ def test_pick_a_side_in_a_head_to_head(api: Api) -> None:
         "/api/comparisons/code-llama-4/mistral-medium-3",
         params={"min_position": head + 2},
     ).json()
-    assert view["head_to_head"] == {"a": 0, "b": 2, "total": 2}
+    assert view["head_to_head"] == {"a": 0, "b": 2, "total": 2, "provisional": True}
     same = api.request("PUT", PAIR_VOTE, "voter", json={"pick": "mistral-medium-3"})
     assert same.status_code == 200
     assert same.json()["version"] == 1

@@ -15,8 +15,15 @@ from litestar.testing import TestClient
 from playwright.sync_api import Browser, sync_playwright
 
 from api import create_app
-from tests.api.helpers import make_home, served, settings_for
-from tests.pages.helpers import CHROMIUM, CHROMIUM_ARGS
+from tests.api.helpers import (
+    issue_tokens,
+    load_demo,
+    make_home,
+    served,
+    settings_for,
+)
+from tests.pages.helpers import CHROMIUM, CHROMIUM_ARGS, Desk
+from tests.stores import Store
 
 
 @pytest.fixture
@@ -30,6 +37,19 @@ def client(demo_home: Path) -> Iterator[TestClient[Litestar]]:
     """The whole app (JSON API, pages, feed) over the demo ledger."""
     with TestClient(app=create_app(settings_for(demo_home))) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def desk(event_store: Store) -> Iterator[Desk]:
+    """The app over the demo ledger on each event store, with a token per role.
+
+    On both stores because the sessions live beside the tokens: in
+    ``auth.sqlite``, or in a table of the log's PostgreSQL schema.
+    """
+    home = load_demo(event_store.settings.home)
+    tokens = issue_tokens(home)
+    with TestClient(app=create_app(settings_for(home))) as test_client:
+        yield Desk(test_client, tokens)
 
 
 @pytest.fixture

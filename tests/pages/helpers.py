@@ -9,9 +9,11 @@ enough HTML for that, with the standard library.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -101,7 +103,7 @@ class Page(HTMLParser):
         if tag in VOID:
             return
         self._stack.append(node)
-        if tag in HIDDEN:
+        if tag in HIDDEN or "hidden" in node.attrs:
             self._hidden += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -113,7 +115,7 @@ class Page(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         while self._stack:
             node = self._stack.pop()
-            if node.tag in HIDDEN:
+            if node.tag in HIDDEN or "hidden" in node.attrs:
                 self._hidden -= 1
             if node.tag == tag:
                 break
@@ -172,3 +174,120 @@ class Page(HTMLParser):
 def squash(text: str) -> str:
     """Collapses runs of whitespace to single spaces."""
     return re.sub(r"\s+", " ", text).strip()
+
+
+SESSION_COOKIE = "ledger_session"
+_CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+_VERSION = re.compile(r'name="version" value="(\d*)"')
+
+
+@dataclass
+class Desk:
+    """The editorial pages over one app, with a token per role (``issue_tokens``).
+
+    Each signed-in person is a session id, sent as the cookie of each request
+    rather than kept in the client, so a test can hold several sessions and
+    replay one after it has ended.
+    """
+
+    client: TestClient[Litestar]
+    tokens: dict[str, str]
+
+    def head(self) -> int:
+        """The log's head: unchanged means nothing was appended."""
+        return ledger_of(self.client).head_position()
+
+    def sign_in(self, token: str, **headers: str) -> httpx.Response:
+        """Posts ``token`` to the sign-in form; keeps no cookie."""
+        answer = self.client.post(
+            "/editor/sign-in",
+            data={"token": token, "next": "/editor"},
+            headers=headers,
+            follow_redirects=False,
+        )
+        self.client.cookies.clear()
+        return answer
+
+    def session(self, who: str) -> str:
+        """Signs in with the token of ``who``; returns the session id."""
+        answer = self.sign_in(self.tokens[who])
+        assert answer.status_code == 303, answer.text
+        return cookie_value(answer)
+
+    def sign_out(self, session: str, csrf: str | None = "") -> httpx.Response:
+        """Sends the home page's sign-out form (its CSRF field by default)."""
+        if csrf == "":
+            csrf, _ = self.form("/editor", session)
+        return self.post("/editor/sign-out", session, {}, csrf=csrf)
+
+    def get(self, path: str, session: str | None) -> httpx.Response:
+        """``GET path`` in ``session`` (anonymous when None); no redirect followed."""
+        headers = {"Cookie": f"{SESSION_COOKIE}={session}"} if session else {}
+        return self.client.get(path, headers=headers, follow_redirects=False)
+
+    def form(self, path: str, session: str) -> tuple[str, str | None]:
+        """The CSRF field and the version of the form at ``path``."""
+        page = self.get(path, session)
+        assert page.status_code == 200, page.text
+        csrf = _CSRF.search(page.text)
+        assert csrf is not None, page.text
+        version = _VERSION.search(page.text)
+        return csrf.group(1), version.group(1) if version else None
+
+    def post(
+        self,
+        path: str,
+        session: str | None,
+        data: dict[str, str],
+        *,
+        csrf: str | None = "",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Posts the form at ``path``, with its CSRF field and version by default.
+
+        ``csrf=None`` sends no CSRF field; a given one is sent instead of the
+        session's own.
+        """
+        fields = dict(data)
+        if csrf == "":
+            assert session is not None
+            own, version = self.form(path, session)
+            fields["csrf"] = own
+            if version is not None:
+                fields.setdefault("version", version)
+        elif csrf is not None:
+            fields["csrf"] = csrf
+        sent = dict(headers or {})
+        if session:
+            sent["Cookie"] = f"{SESSION_COOKIE}={session}"
+        return self.client.post(path, data=fields, headers=sent, follow_redirects=False)
+
+
+def cookie_value(answer: httpx.Response) -> str:
+    """The session id an answer's ``Set-Cookie`` carries."""
+    found = re.search(rf"{SESSION_COOKIE}=([^;]*)", answer.headers["set-cookie"])
+    assert found is not None, answer.headers["set-cookie"]
+    return found.group(1)
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """The refusal shown beside each field of a form, by field name."""
+    page = Page(html)
+    return {
+        str(node.attrs["data-error"]): node.text for node in page.find("data-error")
+    }
+
+
+def field_value(html: str, name: str) -> str | None:
+    """What the form's input (or textarea) ``name`` holds."""
+    page = Page(html)
+    for node in page.elements:
+        if node.attrs.get("name") != name:
+            continue
+        if node.tag == "textarea":
+            return node.text
+        if node.tag == "select":
+            chosen = [c for c in node.children if "selected" in c.attrs]
+            return str(chosen[0].attrs.get("value")) if chosen else None
+        return str(node.attrs.get("value", ""))
+    return None

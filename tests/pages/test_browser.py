@@ -47,6 +47,10 @@ def test_vote_updates_community_in_place(server: str, browser: Browser) -> None:
     expect(mistral.locator(".figure").first).to_contain_text("75%")
     community = llama.locator("[data-community] [data-share]")
     expect(community).to_have_text("—")
+    provisional = llama.locator("[data-community] [data-provisional]")
+    expect(provisional).to_be_hidden()
+    # The panel's four verdicts are too few to go by: marked provisional.
+    expect(llama.locator(".figure").first.locator("[data-provisional]")).to_be_visible()
     # Side by side on a desktop.
     left, right = llama.bounding_box(), mistral.bounding_box()
     assert left
@@ -61,6 +65,7 @@ def test_vote_updates_community_in_place(server: str, browser: Browser) -> None:
     expect(community).to_have_text("100%")
     expect(llama.locator("[data-community] [data-count]")).to_have_text("1 vote")
     expect(llama.locator("[data-community] [data-spread]")).to_have_text("21\u2013100%")
+    expect(provisional).to_be_visible()
     expect(ship).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#vote-status")).to_contain_text(
         "You voted ship on Code Llama 4"
@@ -68,8 +73,10 @@ def test_vote_updates_community_in_place(server: str, browser: Browser) -> None:
     expect(page.locator('[data-tally="code-llama-4"]')).to_have_text("1 ship · 0 skip")
 
     pick = page.locator('button[data-pick="mistral-medium-3"]')
+    expect(page.locator("[data-h2h-provisional]")).to_be_hidden()
     pick.click()
     expect(page.locator('[data-h2h="b"]')).to_have_text("1 pick")
+    expect(page.locator("[data-h2h-provisional]")).to_be_visible()
     expect(pick).to_have_attribute("aria-pressed", "true")
 
     # The server saw it too: a fresh load prints the figures and the browser
@@ -82,6 +89,7 @@ def test_vote_updates_community_in_place(server: str, browser: Browser) -> None:
     # Pressing the same choice again takes the vote back.
     ship.click()
     expect(community).to_have_text("—")
+    expect(provisional).to_be_hidden()
     expect(ship).to_have_attribute("aria-pressed", "false")
     assert problems == []
     context.close()

@@ -44,7 +44,13 @@ def test_cards_carry_panel_community_and_entry(client: TestClient[Litestar]) -> 
     assert "70B and 400B parameters" in llama
     # The community figure is the element the page script rewrites after a vote.
     [community] = page.find("data-community", "code-llama-4")
-    assert [node.text for node in community.children] == ["Community no votes yet", "—"]
+    assert [node.text for node in community.children] == [
+        "Community no votes yet",
+        "—",
+        "",
+    ]
+    [mark] = [node for node in community.children if "data-provisional" in node.attrs]
+    assert "hidden" in mark.attrs, "no votes: nothing to call provisional"
 
 
 def test_interval_is_offered_as_a_tooltip(client: TestClient[Litestar]) -> None:

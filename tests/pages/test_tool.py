@@ -57,8 +57,9 @@ def test_history_lists_reviews_and_edits_newest_first(
         "reviewer:skeptic",
         "reviewer:builder",
     ]
-    assert reviews[-1][4] == "— → 100%"
-    assert all(row[4] == "100%" for row in reviews[:-1])
+    # A panel of four: every share so far is provisional, marked by a dagger.
+    assert reviews[-1][4] == "— → 100%†"
+    assert all(row[4] == "100%†" for row in reviews[:-1])
     assert all(row[5] == "—" for row in rows)
     assert all(row[0].endswith("UTC") for row in rows)
     positions = [int(row[1].rpartition("#")[2]) for row in rows]
@@ -72,7 +73,7 @@ def test_history_sums_every_change_per_day(client: TestClient[Litestar]) -> None
     rows = buckets(page)
     assert [row[0] for row in rows] == sorted(days, reverse=True)
     assert sum(int(row[1]) for row in rows) == len(history)
-    assert rows[0][3] == "100%", "the newest day ends on the card's panel share"
+    assert rows[0][3] == "100%†", "the newest day ends on the card's panel share"
 
 
 def test_history_chart_is_inline_svg(client: TestClient[Litestar]) -> None:
@@ -103,6 +104,10 @@ def test_a_revision_lands_in_history_and_chart(client: TestClient[Litestar]) -> 
     assert len(rows) == len(changes(before)) + 1
     newest = rows[0]
     assert newest[1] == f"Review revised #{position}"
-    assert newest[2:5] == ["reviewer:buyer", "Enterprise tier announced", "75% → 100%"]
+    assert newest[2:5] == [
+        "reviewer:buyer",
+        "Enterprise tier announced",
+        "75%† → 100%†",
+    ]
     assert len(page.tags("circle")) == len(before.tags("circle")) + 1
     assert "revised 1\u00d7" in page.text

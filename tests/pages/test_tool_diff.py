@@ -66,9 +66,10 @@ def test_changes_since_a_position(client: TestClient[Litestar]) -> None:
     assert page.texts("id", "changed-heading") == ["What changed since position 9"]
     rows = section_rows(page, "changed")
     figures, events = rows[:2], rows[2:]
+    # Fewer than five verdicts or votes: each share carries the dagger.
     assert figures == [
-        ["Panel ship", "100% 2 verdicts", "75% 4 verdicts"],
-        ["Community", "— no votes yet", "0% 1 vote"],
+        ["Panel ship", "100%† 2 verdicts", "75%† 4 verdicts"],
+        ["Community", "— no votes yet", "0%† 1 vote"],
     ]
     diff = client.get("/api/tools/code-llama-4/diff", params={"from": 9}).json()
     assert [row[1] for row in events] == [
@@ -78,8 +79,8 @@ def test_changes_since_a_position(client: TestClient[Litestar]) -> None:
         f"Vote cast #{voted}",
     ]
     assert len(events) == len(diff["events"])
-    assert events[2][2:5] == ["reviewer:buyer", "Licence changed", "100% → 75%"]
-    assert events[3][5] == "— → 0%"
+    assert events[2][2:5] == ["reviewer:buyer", "Licence changed", "100%† → 75%†"]
+    assert events[3][5] == "— → 0%†"
 
 
 def test_changes_since_a_time_include_the_tool_arriving(

@@ -210,6 +210,7 @@ def assert_matches_write_side(ledger: Ledger, path: Path) -> None:
             assert card is not None
             assert card.version == tool["version"]
             assert card.retired == tool["retired"]
+            assert (card.retirement is not None) == tool["retired"]
             assert card.entry == tool["entry"]
             panel = {"ship": 0, "skip": 0}
             reviews = {item.reviewer: item for item in model.reviews(slug)}

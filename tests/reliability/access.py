@@ -35,6 +35,9 @@ from ledger.settings import Settings
 from tests.api.helpers import PAIR, make_home, settings_for
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+EDITORIAL = "/editor"
+"""The editorial pages' forms take a signed-in session, never a bearer token;
+``tests/pages/test_csrf.py`` sends each of them every kind of forged post."""
 HANDLE = "builder"
 """The reviewer whose reviews the review endpoints write."""
 SETUP = Context(actor="admin:access", request_id="access-setup")
@@ -80,12 +83,14 @@ class Request:
 
 
 def operations(app: Litestar) -> list[Operation]:
-    """Every write route of ``app``, with the role its guard demands."""
+    """Every write route of ``app`` but the editorial forms, with its guard's role."""
     found = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
             continue
         path = _template(route.path)
+        if path.startswith(EDITORIAL):
+            continue
         for method, entry in route.route_handler_map.items():
             if method not in WRITES:
                 continue
@@ -183,6 +188,38 @@ def _retract_pick(kit: Kit) -> Request:
     return Request(PAIR + "/vote")
 
 
+def _retire_tool(kit: Kit) -> Request:
+    return Request(f"/api/tools/{_register(kit)}/retire", {"reason": "gone"})
+
+
+def _reinstate_tool(kit: Kit) -> Request:
+    slug = _register(kit)
+    kit.ledger.retire_tool(SETUP, slug, reason="gone")
+    return Request(f"/api/tools/{slug}/reinstate", {"reason": "back"})
+
+
+def _enroll(kit: Kit) -> str:
+    handle = f"panel-{kit.n()}"
+    kit.ledger.enroll_reviewer(SETUP, handle, name="P", lens="buyer")
+    return handle
+
+
+def _edit_reviewer(kit: Kit) -> Request:
+    return Request(
+        f"/api/reviewers/{_enroll(kit)}", {"name": "Renamed", "reason": "asked"}
+    )
+
+
+def _retire_reviewer(kit: Kit) -> Request:
+    return Request(f"/api/reviewers/{_enroll(kit)}/retire", {"reason": "left"})
+
+
+def _retire_comparison(kit: Kit) -> Request:
+    a, b = _register(kit), _register(kit)
+    kit.ledger.publish_comparison(SETUP, a, b, question="Which one?")
+    return Request(f"/api/comparisons/{a}/{b}/retire", {"reason": "stale"})
+
+
 def _revoke(kit: Kit) -> Request:
     _, info = kit.tokens.issue("voter")
     return Request(f"/api/tokens/{info.id}")
@@ -201,6 +238,14 @@ REQUESTS: dict[str, Callable[[Kit], Request]] = {
         {"verdict": "ship", "rationale": f"Take {kit.n()}.", "reason": "again"},
     ),
     "DELETE /api/tools/{slug}/reviews/{handle}": _live_review,
+    "POST /api/tools/{slug}/retire": _retire_tool,
+    "POST /api/tools/{slug}/reinstate": _reinstate_tool,
+    "PATCH /api/reviewers/{handle}": _edit_reviewer,
+    "POST /api/reviewers/{handle}/retire": _retire_reviewer,
+    "PATCH /api/comparisons/{a}/{b}": lambda kit: Request(
+        PAIR, {"question": f"Which one, take {kit.n()}?", "reason": "sharper"}
+    ),
+    "POST /api/comparisons/{a}/{b}/retire": _retire_comparison,
     "POST /api/reviewers": lambda kit: Request(
         "/api/reviewers", {"handle": f"rev-{kit.n()}", "name": "R", "lens": "buyer"}
     ),
@@ -274,7 +319,8 @@ def expected(operation: Operation, credential: Credential) -> int | None:
         return 401
     if credential.role not in ACTS_AS[operation.role]:
         return 403
-    if "{handle}" in operation.path and credential.reviewer != HANDLE:
+    writes_as = operation.role == "reviewer" and "{handle}" in operation.path
+    if writes_as and credential.reviewer != HANDLE:
         return 403
     return None
 

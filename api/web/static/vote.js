@@ -59,6 +59,7 @@
       el.querySelector("[data-share]").textContent = pct(f.ship_pct);
       el.querySelector("[data-count]").textContent = f.total ? count(f.total, "vote") : "no votes yet";
       el.querySelector("[data-spread]").textContent = f.total ? span(f) : "";
+      el.querySelector("[data-provisional]").hidden = !f.provisional;
       el.title = interval(f);
     }
     const tally = document.querySelector(`[data-tally="${CSS.escape(card.slug)}"]`);
@@ -73,6 +74,7 @@
     for (const side of ["a", "b"]) {
       section.querySelector(`[data-h2h="${side}"]`).textContent = count(picks[side], "pick");
     }
+    section.querySelector("[data-h2h-provisional]").hidden = !picks.provisional;
     // The split bar is an SVG drawn in picks, so it needs no inline style.
     section.querySelector("[data-h2h-split]").setAttribute("viewBox", `0 0 ${Math.max(picks.a + picks.b, 1)} 1`);
     section.querySelector('[data-h2h-bar="a"]').setAttribute("width", picks.a);
