@@ -217,6 +217,7 @@ class Ledger(LedgerApplication):
         expected_version: int | None = None,
     ) -> Receipt:
         review = self._get(Review, tool, reviewer, expected_version=expected_version)
+        self._active_reviewer(reviewer)
         review.revise(ctx, verdict, rationale, reason)
         return self._save(review)
 
@@ -253,8 +254,20 @@ class Ledger(LedgerApplication):
                 return self._save(review, unchanged=unchanged)
 
             return self._depending(attempt)
+        self._active_reviewer(reviewer)
         existing.revise(ctx, verdict, rationale, reason)
         return self._save(existing)
+
+    def _active_reviewer(self, handle: str) -> None:
+        """Refuses a revision by a reviewer who has left the panel.
+
+        A review is its own aggregate, so its revision would not see the
+        reviewer's retirement; a withdrawal stays open to them.
+
+        Raises:
+            errors.ReviewerRetired: The reviewer is retired.
+        """
+        self._get(Reviewer, handle, copy=False).check_active()
 
     def withdraw_review(
         self,

@@ -328,3 +328,17 @@ def test_put_review_does_what_the_reviews_state_calls_for(
     event = single_new_event(panel, head, receipt)
     assert (event.type, event.reason, receipt.version) == appended
     assert event.data["verdict"] == verdict
+
+
+def test_a_retired_reviewer_cannot_revise_but_may_withdraw(panel: Ledger) -> None:
+    submitted(panel)
+    panel.retire_reviewer(ADMIN, "ada", reason="left")
+    head = panel.head_position()
+    for revise in (panel.revise_review, panel.put_review):
+        with pytest.raises(errors.ReviewerRetired):
+            revise(
+                ADA, "alpha", "ada", verdict="skip", rationale="Changed.", reason="r"
+            )
+    assert panel.head_position() == head
+    panel.withdraw_review(ADA, "alpha", "ada", reason="leaving the panel")
+    assert panel.review("alpha", "ada")["withdrawn"] is True
