@@ -169,17 +169,21 @@ async def create(
 async def change(
     request: Request[Any, Any, Any],
     data: Any,
-    command: Command[P],
-    *args: P.args,
-    **kwargs: P.kwargs,
+    command: Callable[..., Receipt],
+    *args: Any,
+    **kwargs: Any,
 ) -> Response[Any]:
     """Runs a command on an existing aggregate once per ``Idempotency-Key``; 200.
 
     As :func:`create`, for the editorial commands that append one event to
     what exists (a retirement, an edit): a retry replays the first answer
-    instead of being refused as retiring twice or changing nothing.
+    instead of being refused as retiring twice or changing nothing. The
+    command is conditional on the request's ``If-Match``, if it has one.
     """
-    return await _once(request, data, 200, {}, command, *args, **kwargs)
+    expected = if_match(request)
+    return await _once(
+        request, data, 200, {}, command, *args, expected_version=expected, **kwargs
+    )
 
 
 async def _once(

@@ -132,7 +132,9 @@ def same_origin(request: Request[Any, Any, Any]) -> bool:
     return origin == own_origin(request)
 
 
-def session_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
+def session_cookie(
+    request: Request[Any, Any, Any], value: str, *, max_age: int | None = None
+) -> Cookie:
     """The cookie that carries a session id: script cannot read it.
 
     ``Secure`` when the request came over TLS, so that a plain-HTTP
@@ -142,7 +144,7 @@ def session_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
         key=COOKIE,
         value=value,
         path="/",
-        max_age=int(LIFETIME.total_seconds()),
+        max_age=int(LIFETIME.total_seconds()) if max_age is None else max_age,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
@@ -151,12 +153,4 @@ def session_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
 
 def cleared_cookie(request: Request[Any, Any, Any]) -> Cookie:
     """The cookie that makes the browser forget its session id."""
-    return Cookie(
-        key=COOKIE,
-        value="",
-        path="/",
-        max_age=0,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    return session_cookie(request, "", max_age=0)

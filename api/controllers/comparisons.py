@@ -153,7 +153,6 @@ class ComparisonsController(Controller):
             b,
             question=data.question,
             reason=data.reason,
-            expected_version=commands.if_match(request),
         )
 
     @post(
@@ -187,5 +186,4 @@ class ComparisonsController(Controller):
             a,
             b,
             reason=data.reason,
-            expected_version=commands.if_match(request),
         )

@@ -134,7 +134,6 @@ class ReviewersController(Controller):
             handle,
             data.changes(),
             reason=data.reason,
-            expected_version=commands.if_match(request),
         )
 
     @post(
@@ -166,5 +165,4 @@ class ReviewersController(Controller):
             ledger.retire_reviewer,
             handle,
             reason=data.reason,
-            expected_version=commands.if_match(request),
         )

@@ -335,7 +335,6 @@ class ToolsController(Controller):
             ledger.retire_tool,
             slug,
             reason=data.reason,
-            expected_version=commands.if_match(request),
         )
 
     @post(
@@ -366,5 +365,4 @@ class ToolsController(Controller):
             ledger.reinstate_tool,
             slug,
             reason=data.reason,
-            expected_version=commands.if_match(request),
         )

@@ -8,8 +8,6 @@ theirs (``rebuild``, ``status``, ``history``, ``serve``…) through the
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import entry_points
 from uuid import UUID
 
@@ -18,34 +16,13 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from ledger import demo, errors
+from ledger import demo
 from ledger import log as event_log
-from ledger.application import Ledger
-from ledger.auth import TokenError
+from ledger.cli_support import clear_errors, opened_ledger
 from ledger.editorial_cli import EDITORIAL_GROUPS
-from ledger.settings import Settings
 from ledger.token_cli import token_group
 
 console = Console(stderr=True)
-
-
-@contextmanager
-def opened_ledger() -> Iterator[Ledger]:
-    """The ledger of ``LEDGER_HOME``, closed afterwards."""
-    ledger = Ledger(Settings.from_env())
-    try:
-        yield ledger
-    finally:
-        ledger.close()
-
-
-@contextmanager
-def clear_errors() -> Iterator[None]:
-    """Turns domain errors into a one-line message and exit status 1."""
-    try:
-        yield
-    except (errors.LedgerError, TokenError, ValueError) as error:
-        raise click.ClickException(str(error)) from error
 
 
 class LedgerGroup(click.Group):

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import getpass
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import uuid4
 
 import click
 import msgspec
 
-from ledger import errors, rules
+from ledger import rules
 from ledger.application import Ledger, Receipt
+from ledger.cli_support import clear_errors, opened_ledger
 from ledger.context import Context
-from ledger.settings import Settings
 
 OPERATOR = "operator"
 """The role part of the actor an operator's events carry."""
@@ -128,15 +127,6 @@ def tool_fields(*, required: bool) -> Callable[[F], F]:
     return decorate
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Turns the ledger's refusal, or a bad setting, into its message and exit 1."""
-    try:
-        yield
-    except (errors.LedgerError, ValueError) as error:
-        raise click.ClickException(str(error)) from error
-
-
 def _run(
     actor: str,
     as_json: bool,
@@ -154,12 +144,8 @@ def _run(
         command: The ledger's command, given the ledger and the context.
     """
     context = Context(actor=actor, request_id=str(uuid4()))
-    with _refusals():
-        ledger = Ledger(Settings.from_env())
-        try:
-            receipt = command(ledger, context)
-        finally:
-            ledger.close()
+    with clear_errors(), opened_ledger() as ledger:
+        receipt = command(ledger, context)
     if as_json:
         answer = {
             "id": str(receipt.id),

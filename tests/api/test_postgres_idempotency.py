@@ -55,10 +55,17 @@ def _rows(place: Place) -> list[tuple[object, ...]]:
 
 
 def _terminate_holder(store: PostgresIdempotencyStore, scope: str, key: str) -> None:
-    """Ends the connection holding a claim, as a crash of its process would."""
+    """Ends the connection holding a claim, as a crash of its process would.
+
+    Waits (up to 5 s) until the backend has exited and so freed its locks:
+    without a timeout, the server only signals it.
+    """
     holder = store._held[scope, key]
     with psycopg.connect(URL, autocommit=True) as db:
-        db.execute("SELECT pg_terminate_backend(%s)", (holder.info.backend_pid,))
+        ended = db.execute(
+            "SELECT pg_terminate_backend(%s, 5000)", (holder.info.backend_pid,)
+        ).fetchone()
+    assert ended == (True,)
 
 
 def test_a_claim_whose_connection_was_terminated_is_taken_over(
