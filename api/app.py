@@ -30,9 +30,11 @@ from api.body_deadline import BodyDeadline
 from api.browser_security import SecurityHeaders, cors_config
 from api.config import ApiSettings
 from api.controllers.comparisons import ComparisonsController
+from api.controllers.digests import DigestPagesController, DigestsController
 from api.controllers.editor import EditorController
 from api.controllers.editor_reviews import EditorReviewsController
 from api.controllers.editor_tools import EditorToolsController
+from api.controllers.erasures import ErasuresController
 from api.controllers.events import EventsController
 from api.controllers.feeds import FeedController
 from api.controllers.health import HealthController
@@ -41,6 +43,8 @@ from api.controllers.problems import ProblemsController
 from api.controllers.provenance import ProvenanceController
 from api.controllers.reviewers import ReviewersController
 from api.controllers.reviews import ReviewsController
+from api.controllers.subscription_pages import SubscriptionPagesController
+from api.controllers.subscriptions import SubscriptionsController
 from api.controllers.tokens import TokensController
 from api.controllers.tools import ToolsController
 from api.controllers.transparency import TransparencyController
@@ -102,7 +106,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     checkpoints = CheckpointStore(chain.store_path)
     log_source = LogSource(ledger)
     projector.catch_up()
-    read_model = ReadModel(path)
+    # Personal data is opened as it is read, with the keys as they are then.
+    read_model = ReadModel(path, sealer=ledger.sealer)
     projector.start()
     # On PostgreSQL: woken by every node's appends, reported for `ledger status`.
     following = Following.start(projector, settings.follow)
@@ -191,8 +196,12 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             ReviewsController,
             ReviewersController,
             ComparisonsController,
+            DigestsController,
+            DigestPagesController,
             VotersController,
             VotesController,
+            SubscriptionsController,
+            SubscriptionPagesController,
             EventsController,
             TransparencyController,
             HealthController,
@@ -203,6 +212,7 @@ def create_app(settings: ApiSettings | None = None) -> Litestar:
             EditorReviewsController,
             FeedController,
             TokensController,
+            ErasuresController,
             static_router(),
         ],
         dependencies={

@@ -82,8 +82,9 @@ def backup_command(directory: Path) -> None:
     """Copy LEDGER_HOME into the new DIRECTORY while the ledger keeps serving.
 
     Copies the event store, the server secret, the token hashes, the read
-    models, the log's signing key and checkpoints and the API's idempotency
-    keys, each as of one commit, and writes manifest.json with every file's
+    models, the log's signing key and checkpoints, the API's idempotency
+    keys and the keys personal data is sealed with (the backup is secret:
+    keep it as such), each as of one commit, and writes manifest.json with every file's
     size and SHA-256 and the log's positions.
     """
     try:

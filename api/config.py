@@ -35,6 +35,10 @@ class ApiSettings:
         voter_tokens_per_window: Anonymous voter tokens one client address may
             obtain per ``voter_window_seconds``.
         voter_window_seconds: The rate-limit window for ``POST /api/voters``.
+        subscribe_per_window: Subscription requests (``POST /api/subscriptions``
+            and the pages' form) one client address may make per
+            ``subscribe_window_seconds``.
+        subscribe_window_seconds: The rate-limit window for subscribing.
         min_position_timeout: Longest a read waits for ``min_position``.
         ready_timeout_seconds: Longest ``/healthz/ready`` waits for the event
             store's write lock (SQLite) or a connection (PostgreSQL).
@@ -70,6 +74,9 @@ class ApiSettings:
             by default, the defaults, in the ledger's home.
         follow: How the projector follows a PostgreSQL log (fallback poll,
             node name); by default, the defaults for the ledger's home.
+        public_url: The site's address as readers reach it
+            (``LEDGER_PUBLIC_URL``), which links in mails start with; by
+            default the address the node listens on.
     """
 
     ledger: Settings = field(default_factory=Settings)
@@ -79,6 +86,8 @@ class ApiSettings:
     max_body_bytes: int = 64 * 1024
     voter_tokens_per_window: int = 20
     voter_window_seconds: int = 60
+    subscribe_per_window: int = 10
+    subscribe_window_seconds: int = 3600
     min_position_timeout: float = 2.0
     ready_timeout_seconds: float = 1.0
     min_free_bytes: int = 32 * 1024 * 1024
@@ -96,6 +105,12 @@ class ApiSettings:
     cors_origins: tuple[str, ...] = ()
     chain: ChainSettings | None = None
     follow: FollowSettings | None = None
+    public_url: str = ""
+
+    @property
+    def site_url(self) -> str:
+        """Where links in mails point: ``public_url``, or this node's address."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -113,6 +128,9 @@ class ApiSettings:
             chain=ChainSettings.from_env(ledger, env),
             follow=FollowSettings.from_env(ledger.home, env),
             host=env_value(env, "LEDGER_HOST", defaults.host),
+            public_url=env_value(
+                env, "LEDGER_PUBLIC_URL", "", url_schemes=("http", "https")
+            ),
             port=env_value(env, "LEDGER_PORT", defaults.port, minimum=0, maximum=65535),
             workers=env_value(env, "LEDGER_WORKERS", defaults.workers, minimum=1),
             max_body_bytes=env_value(
@@ -128,6 +146,18 @@ class ApiSettings:
                 env,
                 "LEDGER_VOTER_WINDOW_SECONDS",
                 defaults.voter_window_seconds,
+                minimum=1,
+            ),
+            subscribe_per_window=env_value(
+                env,
+                "LEDGER_SUBSCRIBE_PER_WINDOW",
+                defaults.subscribe_per_window,
+                minimum=0,
+            ),
+            subscribe_window_seconds=env_value(
+                env,
+                "LEDGER_SUBSCRIBE_WINDOW_SECONDS",
+                defaults.subscribe_window_seconds,
                 minimum=1,
             ),
             min_position_timeout=env_value(

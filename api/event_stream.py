@@ -3,7 +3,10 @@
 Every stream of a worker is fed by the worker's one
 :class:`api.log_watcher.LogWatcher`; :func:`follow` is one stream's side of
 it. Events are encoded once, whichever stream sends them, and reads of the
-log run in a worker thread, never on the event loop.
+log run in a worker thread, never on the event loop. Personal data in an
+event (sealed in the log) is opened when the event is read, with one key
+lookup per batch; an erasure empties the watcher's window of events opened
+before it (:class:`api.log_watcher.LogWatcher`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from litestar.response.sse import ServerSentEventMessage
 
 from ledger import log as event_log
 from ledger.application import Ledger
+from ledger.opened_log import opened
+from ledger.people import Erasure
 from projections.models import AuditItem
 
 if TYPE_CHECKING:
@@ -41,14 +46,22 @@ class EncodedMessage(ServerSentEventMessage):
     on one worker, that was a thousand encodings of the same event.
     """
 
-    def __init__(self, encoded: bytes, position: int = 0) -> None:
+    def __init__(
+        self, encoded: bytes, position: int = 0, *, erasure: bool = False
+    ) -> None:
         super().__init__(data=None, id=position or None)
         self.position = position
         self.encoded = encoded
+        self.erasure = erasure
+        """Whether the event records an erasure: what was read before is stale."""
 
     def encode(self) -> bytes:
         """The bytes encoded when the event was read."""
         return self.encoded
+
+
+ERASURE = Erasure.Recorded.__qualname__
+"""The type of the event that records an erasure."""
 
 
 def message(event: event_log.LoggedEvent) -> EncodedMessage:
@@ -57,7 +70,7 @@ def message(event: event_log.LoggedEvent) -> EncodedMessage:
     sse = ServerSentEventMessage(
         data=_encode(item), event=event.type, id=event.position
     )
-    return EncodedMessage(sse.encode(), event.position)
+    return EncodedMessage(sse.encode(), event.position, erasure=event.type == ERASURE)
 
 
 KEEP_ALIVE = EncodedMessage(
@@ -69,7 +82,7 @@ KEEP_ALIVE = EncodedMessage(
 def read_messages(ledger: Ledger, after: int) -> list[EncodedMessage]:
     """Up to a batch of the log's events after ``after``, encoded (blocking)."""
     events = event_log.read(ledger.recorder, after=after, limit=BATCH)
-    return [message(event) for event in events]
+    return [message(event) for event in opened(ledger.sealer, events)]
 
 
 class Shutdown:

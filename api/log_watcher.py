@@ -12,7 +12,10 @@ every ``keepalive`` seconds for all streams at once, rather than by a timer
 per stream. A stream that has fallen behind the window (a
 slow reader, or one resuming from an old ``Last-Event-ID``) reads the log
 by position itself until it has caught up, so no stream ever holds a queue
-and a stalled client costs nothing but its own connection.
+and a stalled client costs nothing but its own connection. The window holds
+events with their personal data opened, so an erasure read into it empties
+it of the events read before: a stream that still wants those reads them
+from the log again, where they open as erased.
 """
 
 from __future__ import annotations
@@ -198,6 +201,11 @@ class LogWatcher:
         self._notify()
 
     def _add(self, found: list[EncodedMessage]) -> None:
+        if any(message.erasure for message in found):
+            # All of ``found`` was read after the key was destroyed.
+            self._positions.clear()
+            self._messages.clear()
+            self._base = self._head
         self._positions.extend(message.position for message in found)
         self._messages.extend(found)
         self._head = found[-1].position

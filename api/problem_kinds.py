@@ -135,6 +135,26 @@ OWN = (
         "seconds.",
     ),
     ProblemKind(
+        "too-many-subscription-requests",
+        429,
+        "This address asked for too many subscriptions "
+        "(LEDGER_SUBSCRIBE_PER_WINDOW); retry after Retry-After seconds.",
+    ),
+    ProblemKind(
+        "invalid-link",
+        422,
+        "The token of a mailed subscription link was altered, signed by another "
+        "site, or (a confirmation link) is older than three days; subscribe "
+        "again for a new link.",
+    ),
+    ProblemKind(
+        "mail-unavailable",
+        503,
+        "The request was recorded, but the mail it sends could not be handed to "
+        "the mail relay just now; send the same request again after Retry-After "
+        "seconds.",
+    ),
+    ProblemKind(
         "too-many-streams",
         429,
         "This address already holds as many open event streams as a worker "

@@ -83,6 +83,8 @@ class AuditQueries(ReadModelFile):
             args = [tool, after, *params, fetch, tool, after, *params, fetch, fetch]
         with self._snapshot() as conn:
             rows = conn.execute(query, args).fetchall()
+        rows = self._opened(rows)
+        data = self._opened_tree([_decode_data(row[7]) for row in rows])
         items = [
             AuditItem(
                 position=row[0],
@@ -92,9 +94,9 @@ class AuditQueries(ReadModelFile):
                 version=row[4],
                 actor=row[5],
                 reason=row[6],
-                data=_decode_data(row[7]),
+                data=found,
                 request_id=row[8],
             )
-            for row in rows
+            for row, found in zip(rows, data, strict=True)
         ]
         return first_page(items, limit, lambda item: item.position)

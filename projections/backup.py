@@ -12,6 +12,9 @@ another although each is its own snapshot: the checkpoints before the read
 models (a checkpoint is only signed over projected events), the read models
 before the API's idempotency keys (which name answered writes) and those
 before the log, so nothing copied refers to an event the copied log lacks.
+The keys personal data is sealed with (``keys.sqlite``) come last, so every
+key the copied log needs is in the copy; a key destroyed before the backup
+is in no backup made afterwards.
 """
 
 from __future__ import annotations
@@ -58,12 +61,16 @@ class HomeFile:
         required: A home without it cannot be backed up.
         position: For a database, what to read from the copied snapshot for
             the manifest (the log's head, the projected position…).
+        private: A database of secrets: copied as of one commit like any
+            other, but in its own rollback-journal mode (never switched to
+            WAL, whose file would keep old pages) and with mode 0600.
     """
 
     name: str
     secret: bool = False
     required: bool = False
     position: Position | None = None
+    private: bool = False
 
 
 def _newest_checkpoint(conn: sqlite3.Connection) -> int | None:
@@ -98,6 +105,11 @@ def home_files(ledger: Ledger, extra: Sequence[HomeFile] = ()) -> list[HomeFile]
         catalog.append(
             HomeFile(settings.events_path.name, required=True, position=head)
         )
+        # After the log: a key made while the log was copied is in the
+        # backup, so nothing the copied log seals is unreadable after a
+        # restore; a key destroyed meanwhile stays destroyed (running
+        # `ledger erase` again records that erasure).
+        catalog.append(HomeFile(settings.keys_path.name, private=True))
     return catalog
 
 
@@ -163,10 +175,19 @@ def _copy_secret(source: Path, target: Path) -> None:
 
 
 def _copy_database(
-    source: Path, target: Path, position: Position | None, progress: Progress
+    source: Path,
+    target: Path,
+    position: Position | None,
+    progress: Progress,
+    *,
+    private: bool = False,
 ) -> int | None:
-    """Copies one database as of one commit; returns ``position`` read from it."""
-    conn = files.connect(source, create=False)
+    """Copies one database as of one commit; returns ``position`` read from it.
+
+    A ``private`` one (see :class:`HomeFile`) keeps its journal mode and
+    gets mode 0600.
+    """
+    conn = files.connect(source, create=False, wal=not private)
     copy = sqlite3.connect(target)
     try:
         # A read starts the snapshot; every step of the copy then reads the
@@ -184,7 +205,7 @@ def _copy_database(
     finally:
         copy.close()
         conn.close()
-    os.chmod(target, source.stat().st_mode & 0o777)
+    os.chmod(target, 0o600 if private else source.stat().st_mode & 0o777)
     files.fsync(target)
     return found
 
@@ -241,7 +262,7 @@ def backup(
                 _copy_secret(source, copied)
             else:
                 positions[item.name] = _copy_database(
-                    source, copied, item.position, progress
+                    source, copied, item.position, progress, private=item.private
                 )
             entries[item.name] = entry_of(copied)
         chain = ChainSettings(home=settings.home)

@@ -155,7 +155,7 @@ class CardQueries(ReadModelFile):
                 revised_at=None if row[6] is None else stored_time(row[6]),
                 withdrawn=bool(row[7]),
             )
-            for row in page.items
+            for row in self._opened(page.items)
         ]
         return Page(items=items, next=page.next)
 

@@ -11,6 +11,7 @@ import sys
 
 import click
 import msgspec
+from rich.markup import escape
 from rich.table import Table
 
 from ledger.rules import TOOL_FIELDS
@@ -36,13 +37,17 @@ CHANGE_COLUMNS = ("pos", "at", "type", "actor", "reason", "panel", "community")
 
 
 def change_cells(item: Change) -> list[str]:
-    """A change to a card as the history tables print it, a cell a column."""
+    """A change to a card as the history tables print it, a cell a column.
+
+    The reason is escaped: rich would take ``[erased]`` (or any text in
+    brackets a person wrote) for markup and print nothing.
+    """
     return [
         str(item.position),
         item.at.strftime("%Y-%m-%d %H:%M:%S"),
         item.type,
         item.actor,
-        item.reason,
+        escape(item.reason),
         moved_text(item.before.panel, item.after.panel),
         moved_text(item.before.community, item.after.community),
     ]

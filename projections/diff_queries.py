@@ -145,5 +145,8 @@ class DiffQueries(ReadModelFile):
             tool=slug,
             start=points[0],
             end=points[1],
-            events=Page(items=[_change(row) for row in page.items], next=page.next),
+            events=Page(
+                items=[_change(row) for row in self._opened(page.items)],
+                next=page.next,
+            ),
         )

@@ -93,7 +93,8 @@ class HistoryQueries(ReadModelFile):
             )
             rows = conn.execute(query, params).fetchall()
         page = first_page(rows, limit, lambda row: row[0])
-        return Page(items=[history_item(row) for row in page.items], next=page.next)
+        items = [history_item(row) for row in self._opened(page.items)]
+        return Page(items=items, next=page.next)
 
     def history_buckets(
         self,
@@ -170,4 +171,4 @@ class HistoryQueries(ReadModelFile):
                 "ORDER BY e.position DESC",
                 (limit,),
             ).fetchall()
-        return [(row[0], history_item(row[1:])) for row in rows]
+        return [(row[0], history_item(row[1:])) for row in self._opened(rows)]

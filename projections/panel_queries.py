@@ -52,7 +52,8 @@ class PanelQueries(ReadModelFile):
                 (cursor_position(after), limit + 1),
             ).fetchall()
         page = first_page(rows, limit, lambda row: row[-1])
-        return Page(items=[_member(row) for row in page.items], next=page.next)
+        members = [_member(row) for row in self._opened(page.items)]
+        return Page(items=members, next=page.next)
 
     def panel_member(self, handle: str) -> PanelMember | None:
         """The reviewer of ``handle``, retired or not; None if never enrolled."""
@@ -60,4 +61,4 @@ class PanelQueries(ReadModelFile):
             row = conn.execute(
                 f"SELECT {_MEMBER} FROM reviewers WHERE handle = ?", (handle,)
             ).fetchone()
-        return None if row is None else _member(row)
+        return None if row is None else _member(self._opened([row])[0])

@@ -11,6 +11,7 @@ from projections.audit_queries import AuditQueries
 from projections.card_queries import CardQueries
 from projections.comparison_queries import ComparisonQueries
 from projections.diff_queries import DiffQueries
+from projections.digest_queries import DigestQueries
 from projections.history_queries import HistoryQueries
 from projections.panel_queries import PanelQueries
 from projections.proof_queries import ChainQueries
@@ -29,5 +30,6 @@ class ReadModel(
     ChainQueries,
     DiffQueries,
     ProvenanceQueries,
+    DigestQueries,
 ):
     """Answers every query of one node's read-model file, from any thread."""

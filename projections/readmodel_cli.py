@@ -225,19 +225,20 @@ def history(
             projector.catch_up()
         finally:
             projector.close()
-    model = ReadModel(path)
-    try:
-        if model.tool(slug) is None:
-            raise click.ClickException(f"no tool {slug!r} in the ledger")
-        if since is not None:
-            table = diff_cli.since(model, slug, since, limit, as_json)
-        elif bucket is not None:
-            table = _buckets(model, slug, bucket, newest, limit)
-        else:
-            only = HistoryFilter(kinds=frozenset(kind))
-            table = _changes(model, slug, only, newest, limit)
-    finally:
-        model.close()
+        # Reasons are sealed in the read model; the ledger's keys open them.
+        model = ReadModel(path, sealer=ledger.sealer)
+        try:
+            if model.tool(slug) is None:
+                raise click.ClickException(f"no tool {slug!r} in the ledger")
+            if since is not None:
+                table = diff_cli.since(model, slug, since, limit, as_json)
+            elif bucket is not None:
+                table = _buckets(model, slug, bucket, newest, limit)
+            else:
+                only = HistoryFilter(kinds=frozenset(kind))
+                table = _changes(model, slug, only, newest, limit)
+        finally:
+            model.close()
     if table is not None:
         Console(width=max(160, Console().width)).print(table)
 

@@ -26,10 +26,12 @@ from projections.readmodels import (
     audit,
     cards,
     chain,
+    erasures,
     head_to_heads,
     panel,
     panel_reviews,
     provenance,
+    subscribers,
     vote_moves,
 )
 
@@ -42,6 +44,8 @@ READ_MODELS: tuple[ReadModel, ...] = (
     provenance.READ_MODEL,
     audit.READ_MODEL,
     chain.READ_MODEL,
+    subscribers.READ_MODEL,
+    erasures.READ_MODEL,
 )
 
 IGNORED: frozenset[type[Any]] = frozenset()

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.personal_data import Sealer, is_sealed
 from projections import files, schema
 from projections.models import (
     Page,
@@ -78,13 +79,21 @@ class ReadModelFile:
     rebuild`` swaps in a new generation, the next query of every thread
     reopens onto it.
 
+    The read models hold personal data as stored, sealed
+    (:mod:`ledger.personal_data`); queries open it as they answer, with
+    ``sealer``, so a reader sees the clear text while its person's key lives
+    and :data:`~ledger.personal_data.ERASED` from the moment it is destroyed.
+
     Args:
         path: The read-model file (see :func:`projections.files.readmodel_path`);
             created empty if nothing has projected into it yet.
+        sealer: Opens the sealed text queries answer with; None leaves it
+            sealed, as stored (for tools that copy or compare read models).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sealer: Sealer | None = None) -> None:
         self.path = Path(path)
+        self.sealer = sealer
         self._local = threading.local()
         self._all: list[files.Connection] = []
         self._lock = threading.Lock()
@@ -117,6 +126,23 @@ class ReadModelFile:
             yield conn
         finally:
             conn.execute("COMMIT")
+
+    def _opened(self, rows: list[Any]) -> list[Any]:
+        """``rows`` (tuples of columns) with their sealed text opened.
+
+        One key lookup for all the rows, made per query and never kept: a
+        key destroyed by any process of any node shows as erased at once.
+        """
+        if self.sealer is None or not any(
+            is_sealed(value) for row in rows for value in row
+        ):
+            return rows
+        opened = iter(self.sealer.unseal_all(value for row in rows for value in row))
+        return [tuple(next(opened) for _ in row) for row in rows]
+
+    def _opened_tree(self, value: Any) -> Any:
+        """``value`` (decoded JSON) with its sealed text opened."""
+        return value if self.sealer is None else self.sealer.unseal_tree(value)
 
     def close(self) -> None:
         """Closes every thread's connection; the read model is unusable after."""

@@ -5,11 +5,12 @@ the path: a signed-in reviewer submits, revises (saying why) and withdraws
 (saying why) their own review, and nobody else's. The form asks for what
 the review's state calls for, as ``PUT /api/tools/{slug}/reviews/{handle}``
 does: a first verdict, a revision of a live one, or a resubmission after a
-withdrawal.
+withdrawal. A rationale whose reviewer has been erased shows as erased.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,7 @@ from api.editorial import (
 from api.web.editor_forms import REVIEW_FIELDS, Form, reason_field
 from ledger import errors
 from ledger.application import Ledger
+from ledger.personal_data import ERASED, reviewer_person
 
 
 def _handle(editor: Editor) -> str:
@@ -44,10 +46,24 @@ def _handle(editor: Editor) -> str:
     return handle
 
 
+def _shown(ledger: Ledger, slug: str, handle: str) -> dict[str, Any]:
+    """``ledger.review``, with the rationale as it may be shown now (blocking).
+
+    The ledger keeps aggregates built across requests, their text opened
+    when they were loaded; so whether the reviewer's key still lives is
+    looked up now, and an erased reviewer's rationale shows as erased. (A
+    ledger written before sealing has no keys at all, and nothing erased.)
+    """
+    review = ledger.review(slug, handle)
+    if ledger.keyring.erased(reviewer_person(handle)):
+        review = {**review, "rationale": ERASED}
+    return review
+
+
 async def _review(ledger: Ledger, slug: str, handle: str) -> dict[str, Any] | None:
     """The reviewer's review of the tool as it is now, or None if never given."""
     try:
-        return await anyio.to_thread.run_sync(ledger.review, slug, handle)
+        return await anyio.to_thread.run_sync(_shown, ledger, slug, handle)
     except errors.ReviewNotFound:
         return None
 
@@ -165,7 +181,7 @@ class EditorReviewsController(Controller):
         """Asks why the review is withdrawn."""
         editor = await visitor(request, "reviewer")
         tool = await current(ledger.tool, slug)
-        review = await current(ledger.review, slug, _handle(editor))
+        review = await current(functools.partial(_shown, ledger), slug, _handle(editor))
         return form_page(editor, _withdraw_form(slug, tool, review))
 
     @post("/withdraw", status_code=303)
@@ -179,7 +195,7 @@ class EditorReviewsController(Controller):
         editor, values = await poster(request, "reviewer")
         handle = _handle(editor)
         tool = await current(ledger.tool, slug)
-        review = await current(ledger.review, slug, handle)
+        review = await current(functools.partial(_shown, ledger), slug, handle)
         return await apply(
             request,
             editor,
@@ -189,7 +205,7 @@ class EditorReviewsController(Controller):
             slug,
             handle,
             reason=values.get("reason", ""),
-            now=lambda: current(ledger.review, slug, handle),
+            now=lambda: current(functools.partial(_shown, ledger), slug, handle),
             target=f"/tools/{slug}",
             shown=[*REVIEW_FIELDS],
         )

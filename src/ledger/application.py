@@ -32,6 +32,7 @@ from ledger.domainmodel import (
     comparison_subject,
     tool_subject,
 )
+from ledger.people_commands import PeopleCommands
 from ledger.repository import LedgerApplication, Receipt
 from ledger.rules import VERDICTS
 from ledger.settings import Settings
@@ -81,7 +82,7 @@ class VoteDecision:
     unchanged: Unchanged
 
 
-class Ledger(LedgerApplication):
+class Ledger(PeopleCommands, LedgerApplication):
     """Verdict Ledger's commands and queries over one event store."""
 
     name = "VerdictLedger"

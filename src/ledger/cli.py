@@ -14,12 +14,16 @@ from uuid import UUID
 import click
 import msgspec
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ledger import demo
 from ledger import log as event_log
 from ledger.cli_support import clear_errors, opened_ledger
 from ledger.editorial_cli import EDITORIAL_GROUPS
+from ledger.erasure_cli import erase_command
+from ledger.keys_cli import keys_group
+from ledger.opened_log import opened
 from ledger.token_cli import token_group
 
 console = Console(stderr=True)
@@ -96,7 +100,7 @@ def log_command(
                 break
             selected += [e for e in page if wanted is None or e.aggregate_id == wanted]
             after = page[-1].position
-        selected = selected[:limit]
+        selected = opened(ledger.sealer, selected[:limit])
     if as_json:
         encoder = msgspec.json.Encoder()
         for item in selected:
@@ -111,13 +115,16 @@ def log_command(
             item.type,
             str(item.version),
             item.actor,
-            item.reason,
-            data if len(data) <= 80 else data[:77] + "...",
+            # Written by people (or "[erased]"): text, not rich markup.
+            escape(item.reason),
+            escape(data if len(data) <= 80 else data[:77] + "..."),
         )
     Console().print(table)
 
 
 main.add_command(token_group)
+main.add_command(erase_command)
+main.add_command(keys_group)
 for group in EDITORIAL_GROUPS:
     main.add_command(group)
 

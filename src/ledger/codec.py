@@ -5,6 +5,12 @@ plain untyped decode, the upcasters of the event's class, and one
 ``msgspec.convert`` into the event dataclass, which restores UUIDs and
 timezone-aware datetimes exactly (msgspec writes those natively, so no
 transcoding hook would ever be called for them).
+
+An event class that holds a person's data names those fields in its
+``personal`` class attribute, and the person in its ``person`` field; the
+mapper seals them on the way into the store and opens them on the way out
+(:mod:`ledger.personal_data`), so aggregates work with the clear text while
+the log holds only ciphertext.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.utils import get_topic, resolve_topic
+
+from ledger.personal_data import Sealer
 
 _ENVELOPE = ("originator_id", "originator_version")
 
@@ -51,13 +59,23 @@ def upcast(cls: type[Any], state: dict[str, Any]) -> dict[str, Any]:
 class MsgspecMapper(Mapper[Any]):
     """Maps domain events to stored events and back through msgspec."""
 
-    def __init__(self, transcoder: Transcoder | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        transcoder: Transcoder | None = None,
+        *,
+        sealer: Sealer | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(transcoder or MsgspecTranscoder(), **kwargs)
+        self.sealer = sealer
 
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
         state = vars(domain_event).copy()  # a copy in C; filtering costs more
         for name in _ENVELOPE:
             del state[name]
+        personal = getattr(type(domain_event), "personal", ())
+        if personal and self.sealer is not None and state.get("person"):
+            _seal(self.sealer, state, personal)
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
@@ -82,6 +100,9 @@ class MsgspecMapper(Mapper[Any]):
             if self.compressor:
                 data = self.compressor.decompress(data)
             state = upcast(cls, self.transcoder.decode(data))
+            personal = getattr(cls, "personal", ())
+            if personal and self.sealer is not None:
+                _unseal(self.sealer, state, personal)
             state["originator_id"] = stored_event.originator_id
             state["originator_version"] = stored_event.originator_version
             return cast(DomainEventProtocol[Any], msgspec.convert(state, cls))
@@ -92,3 +113,35 @@ class MsgspecMapper(Mapper[Any]):
                 f"{error}"
             )
             raise MapperDeserialisationError(msg) from error
+
+
+def _fields(state: dict[str, Any], personal: tuple[str, ...]) -> list[tuple[Any, str]]:
+    """Where each personal field's text is: (the dict holding it, its key)."""
+    places: list[tuple[Any, str]] = []
+    for path in personal:
+        outer, _, inner = path.partition(".")
+        if inner:
+            nested = state.get(outer)
+            if isinstance(nested, dict) and isinstance(nested.get(inner), str):
+                places.append((nested, inner))
+        elif isinstance(state.get(outer), str):
+            places.append((state, outer))
+    return places
+
+
+def _seal(sealer: Sealer, state: dict[str, Any], personal: tuple[str, ...]) -> None:
+    """Seals the personal fields of ``state`` (a copy of the event's) in place."""
+    for path in personal:  # nested dicts are the event's own: copy, then seal
+        outer, _, inner = path.partition(".")
+        if inner and isinstance(state.get(outer), dict):
+            state[outer] = dict(state[outer])
+    for holder, name in _fields(state, personal):
+        if holder[name]:
+            holder[name] = sealer.seal(state["person"], holder[name])
+
+
+def _unseal(sealer: Sealer, state: dict[str, Any], personal: tuple[str, ...]) -> None:
+    places = _fields(state, personal)
+    opened = sealer.unseal_all([holder[name] for holder, name in places], private=True)
+    for (holder, name), value in zip(places, opened, strict=True):
+        holder[name] = value

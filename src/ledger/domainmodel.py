@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger import errors, rules
 from ledger.context import Context
+from ledger.personal_data import reviewer_person
 
 NAMESPACE = uuid5(NAMESPACE_DNS, "verdict-ledger.ids")
 
@@ -204,6 +205,9 @@ class Reviewer(Retirable):
         handle: str
         name: str
         lens: str
+        person: str = ""
+
+        personal: ClassVar[tuple[str, ...]] = ("name",)
 
         def apply(self, reviewer: Reviewer) -> None:
             reviewer.handle = self.handle
@@ -213,6 +217,9 @@ class Reviewer(Retirable):
 
     class ProfileEdited(LedgerAggregate.Event):
         changes: dict[str, str]
+        person: str = ""
+
+        personal: ClassVar[tuple[str, ...]] = ("changes.name",)
 
         def apply(self, reviewer: Reviewer) -> None:
             for name, value in self.changes.items():
@@ -232,6 +239,7 @@ class Reviewer(Retirable):
             handle=handle,
             name=rules.text(name, "name", rules.MAX_NAME),
             lens=rules.lens(lens),
+            person=reviewer_person(handle),
         )
 
     def edit_profile(
@@ -255,7 +263,13 @@ class Reviewer(Retirable):
         why = rules.reason(
             reason, required="lens" in changed, what="changing a reviewer's lens"
         )
-        self._record(self.ProfileEdited, ctx, changes=changed, reason=why)
+        self._record(
+            self.ProfileEdited,
+            ctx,
+            changes=changed,
+            reason=why,
+            person=reviewer_person(self.handle),
+        )
 
     def retired_message(self) -> str:
         return f"reviewer {self.handle!r} is retired"
@@ -273,12 +287,16 @@ class Review(LedgerAggregate):
         rationale: str
         withdrawn: bool
         revisions: int
+        person: str
 
     class Submitted(LedgerAggregate.Created):
         tool: str
         reviewer: str
         verdict: str
         rationale: str
+        person: str = ""
+
+        personal: ClassVar[tuple[str, ...]] = ("rationale",)
 
         # Version 1 stored the verdict as a boolean ``ship``.
         class_version = 2
@@ -290,6 +308,7 @@ class Review(LedgerAggregate):
         def apply(self, review: Review) -> None:
             review.tool = self.tool
             review.reviewer = self.reviewer
+            review.person = self.person or reviewer_person(self.reviewer)
             review.verdict = self.verdict
             review.rationale = self.rationale
             review.withdrawn = False
@@ -298,6 +317,9 @@ class Review(LedgerAggregate):
     class Revised(LedgerAggregate.Event):
         verdict: str
         rationale: str
+        person: str = ""
+
+        personal: ClassVar[tuple[str, ...]] = ("rationale", "reason")
 
         def apply(self, review: Review) -> None:
             review.verdict = self.verdict
@@ -305,12 +327,19 @@ class Review(LedgerAggregate):
             review.revisions += 1
 
     class Withdrawn(LedgerAggregate.Event):
+        person: str = ""
+
+        personal: ClassVar[tuple[str, ...]] = ("reason",)
+
         def apply(self, review: Review) -> None:
             review.withdrawn = True
 
     class Resubmitted(LedgerAggregate.Event):
         verdict: str
         rationale: str
+        person: str = ""
+
+        personal: ClassVar[tuple[str, ...]] = ("rationale", "reason")
 
         def apply(self, review: Review) -> None:
             review.verdict = self.verdict
@@ -332,6 +361,7 @@ class Review(LedgerAggregate):
             reviewer=reviewer.handle,
             verdict=rules.verdict(verdict),
             rationale=rules.rationale(rationale),
+            person=reviewer_person(reviewer.handle),
         )
 
     def revise(self, ctx: Context, verdict: str, rationale: str, reason: str) -> None:
@@ -344,13 +374,18 @@ class Review(LedgerAggregate):
             raise errors.NothingChanged(msg)
         why = rules.reason(reason, required=True, what="revising a review")
         self._record(
-            self.Revised, ctx, verdict=verdict, rationale=rationale, reason=why
+            self.Revised,
+            ctx,
+            verdict=verdict,
+            rationale=rationale,
+            reason=why,
+            person=self.person,
         )
 
     def withdraw(self, ctx: Context, reason: str) -> None:
         self.check_live()
         why = rules.reason(reason, required=True, what="withdrawing a review")
-        self._record(self.Withdrawn, ctx, reason=why)
+        self._record(self.Withdrawn, ctx, reason=why, person=self.person)
 
     def resubmit(
         self,
@@ -376,6 +411,7 @@ class Review(LedgerAggregate):
             verdict=rules.verdict(verdict),
             rationale=rules.rationale(rationale),
             reason=rules.reason(reason, required=False),
+            person=self.person,
         )
 
     def check_live(self) -> None:

@@ -141,3 +141,37 @@ class VoteRetracted(Conflict):
 
 class ComparisonRetired(Conflict):
     """A retired comparison takes no votes or edits."""
+
+
+# Subscribers and erasures.
+class InvalidAddress(InvalidInput):
+    """An email address a digest could be sent to, and nothing else."""
+
+
+class InvalidPerson(InvalidInput):
+    """A person is named as ``reviewer:HANDLE``, ``subscriber:ID`` or an address."""
+
+
+class SubscriptionNotFound(NotFound):
+    """No subscription was ever asked for under that id or address."""
+
+
+class PersonNotFound(NotFound):
+    """The ledger holds no sealed data of that person."""
+
+
+class SubscriptionNotPending(Conflict):
+    """Only a subscription waiting for its confirmation can be confirmed."""
+
+
+class AlreadyErased(Conflict):
+    """That person's data is erased already, and the erasure recorded."""
+
+
+# Digests.
+class InvalidWeek(InvalidInput):
+    """A week is an ISO week, written ``YYYY-Www`` (``2026-W48``), of that year."""
+
+
+class WeekNotBegun(NotFound):
+    """That week has not begun yet, so it has no digest."""

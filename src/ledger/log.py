@@ -19,7 +19,7 @@ import msgspec
 from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.utils import get_topic, resolve_topic
 
-from ledger import domainmodel
+from ledger import domainmodel, people
 from ledger.codec import upcast
 
 AGGREGATES = (
@@ -28,6 +28,8 @@ AGGREGATES = (
     domainmodel.Review,
     domainmodel.Comparison,
     domainmodel.Vote,
+    people.Subscription,
+    people.Erasure,
 )
 ENVELOPE = ("timestamp", "originator_topic", "actor", "reason", "request_id")
 """State keys every event carries besides its own fields; kept out of ``data``."""

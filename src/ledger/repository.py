@@ -36,6 +36,7 @@ from ledger.domainmodel import (
     Tool,
     Vote,
 )
+from ledger.personal_data import Sealer, open_keyring
 from ledger.settings import Settings
 
 A = TypeVar("A")
@@ -94,7 +95,10 @@ class LedgerApplication(Application[UUID]):
         self.settings = settings or Settings.from_env()
         self._listeners: list[Listener] = []
         self._listeners_lock = threading.Lock()
-        super().__init__(env={**self.settings.eventsourcing_env(), **(env or {})})
+        merged = {**self.settings.eventsourcing_env(), **(env or {})}
+        self.keyring = open_keyring(self.settings, merged)
+        self.sealer = Sealer(self.keyring)
+        super().__init__(env=merged)
         self._conditional = isinstance(self.recorder, ConditionalAppends)
         if isinstance(self.recorder, ConditionalAppends):
             self.recorder.decisive_topics = DECISIVE_TOPICS
@@ -105,9 +109,15 @@ class LedgerApplication(Application[UUID]):
         # gap; positions there have gaps anyway.
         self._create_first = self._conditional
 
+    def close(self) -> None:
+        super().close()
+        self.keyring.close()
+
     def construct_mapper(self) -> Mapper[UUID]:
         return MsgspecMapper(
-            cipher=self.factory.cipher(), compressor=self.factory.compressor()
+            sealer=self.sealer,
+            cipher=self.factory.cipher(),
+            compressor=self.factory.compressor(),
         )
 
     # Wake-ups for followers of the log in this process.

@@ -187,6 +187,11 @@ class Settings:
         return self.home / "auth.sqlite"
 
     @property
+    def keys_path(self) -> Path:
+        """The SQLite file of the keys personal data is sealed with."""
+        return self.home / "keys.sqlite"
+
+    @property
     def secret_path(self) -> Path:
         """The server secret that keys voter hashes."""
         return self.home / "secret.key"

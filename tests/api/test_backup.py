@@ -46,6 +46,7 @@ HOME_FILES = {
     "readmodel.sqlite",
     "api.sqlite",
     "events.sqlite",
+    "keys.sqlite",
 }
 TOOL = {"slug": "kept-tool", "name": "Kept", "vendor": "V", "category": "C"}
 
@@ -137,7 +138,7 @@ def test_a_quiet_ledger_restores_to_an_equal_ledger_whose_tokens_work(
     for name, entry in manifest.files.items():
         assert (target / name).stat().st_size == entry.size
         assert sha256_of(target / name) == entry.sha256
-    for secret in ("secret.key", "log.key"):
+    for secret in ("secret.key", "log.key", "keys.sqlite"):
         assert stat.S_IMODE((target / secret).stat().st_mode) == 0o600
 
     restored = tmp_path / "restored"

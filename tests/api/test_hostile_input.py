@@ -26,6 +26,7 @@ BODIES = [  # every operation that takes a JSON body: (method, path, who)
     ("PATCH", CARD, "editor"),
     ("PUT", CARD + "/reviews/builder", "builder"),
     ("POST", "/api/reviewers", "admin"),
+    ("POST", "/api/erasures", "admin"),
     ("POST", "/api/comparisons", "editor"),
     ("PUT", CARD + "/vote", "voter"),
     ("PUT", PAIR + "/vote", "voter"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from ledger import errors
 from tests.api.helpers import (
     CARD,
     Api,
+    free_port,
     idempotency_keys,
     ledger_settings,
     problem,
@@ -132,6 +134,29 @@ def _stream_with_slots_taken(api: Api, clients: list[str]) -> httpx.Response:
             free()
 
 
+def _too_many_subscription_requests(api: Api) -> httpx.Response:
+    """Requests past the client's allowance; bad addresses count too."""
+    limit = api.client.app.state.settings.subscribe_per_window
+    for _ in range(limit):
+        answer = api.client.post("/api/subscriptions", json={"address": "nobody@"})
+        assert answer.status_code == 422
+    return api.client.post("/api/subscriptions", json={"address": "a@example.org"})
+
+
+def _mail_unavailable(api: Api) -> httpx.Response:
+    """A subscription whose mail relay is a port nothing listens on."""
+    relay = f"smtp://127.0.0.1:{free_port()}?starttls=0"
+    saved = os.environ.get("LEDGER_SMTP_URL")
+    os.environ["LEDGER_SMTP_URL"] = relay
+    try:
+        return api.client.post("/api/subscriptions", json={"address": "a@example.org"})
+    finally:
+        if saved is None:
+            del os.environ["LEDGER_SMTP_URL"]
+        else:
+            os.environ["LEDGER_SMTP_URL"] = saved
+
+
 def _too_many_streams(api: Api) -> httpx.Response:
     """A stream asked for while this client holds as many as it may."""
     held = api.client.app.state.stream_slots.per_client
@@ -225,6 +250,16 @@ TRIGGERS: dict[str, Trigger] = {
         lambda api: api.client.get(CARD + "/diff", params={"from": 5, "to": 3}),
     ),
     "too-many-voter-tokens": Trigger("POST /api/voters", _too_many_voter_tokens),
+    "too-many-subscription-requests": Trigger(
+        "POST /api/subscriptions", _too_many_subscription_requests
+    ),
+    "mail-unavailable": Trigger("POST /api/subscriptions", _mail_unavailable),
+    "invalid-link": Trigger(
+        "POST /api/subscriptions/confirm",
+        lambda api: api.client.post(
+            "/api/subscriptions/confirm", json={"token": "not.a.signed-token"}
+        ),
+    ),
     "unknown-event-type": Trigger(
         "GET /api/events",
         lambda api: api.client.get("/api/events", params={"type": "Tool.Exploded"}),

@@ -20,6 +20,8 @@ from eventsourcing.persistence import StoredEvent
 from ledger import errors, log
 from ledger.application import Ledger
 from ledger.context import Context
+from ledger.opened_log import opened
+from ledger.personal_data import is_sealed, person_of
 
 EDITOR = Context(actor="editor:e1", request_id="req-editor")
 ADMIN = Context(actor="admin:a1", request_id="req-admin")
@@ -101,6 +103,26 @@ def single_new_event(ledger: Ledger, before: int, receipt: Any) -> log.LoggedEve
     assert receipt.version == event.version
     assert receipt.id == event.aggregate_id
     return event
+
+
+def shown_event(ledger: Ledger, before: int, receipt: Any) -> log.LoggedEvent:
+    """The one event a command appended, as readers are shown it.
+
+    Checks first that the log keeps every personal field of it sealed for
+    the event's person, then opens them.
+    """
+    event = single_new_event(ledger, before, receipt)
+    for path in getattr(log.EVENT_CLASSES[event.type], "personal", ()):
+        outer, _, inner = path.partition(".")
+        if outer == "reason":  # the reason is kept in the envelope
+            value = event.reason
+        else:
+            value = event.data.get(outer)
+            value = value.get(inner) if inner and isinstance(value, dict) else value
+        if value:
+            assert is_sealed(value), (path, value)
+            assert person_of(value) == event.data["person"]
+    return opened(ledger.sealer, [event])[0]
 
 
 def envelope(event: log.LoggedEvent) -> Mapping[str, Any]:

@@ -49,7 +49,7 @@ def test_the_application_table_is_named_after_the_ledger(postgres: Postgres) -> 
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             (postgres.env["POSTGRES_SCHEMA"],),
         ).fetchall()
-    assert tables == [("verdictledger_events",)]
+    assert sorted(tables) == [("ledger_person_keys",), ("verdictledger_events",)]
 
 
 def test_commands_append_to_postgresql(postgres: Postgres) -> None:

@@ -11,14 +11,23 @@ from ledger import errors
 from ledger.application import Ledger
 from ledger.domainmodel import Reviewer
 
-from .helpers import ADMIN, Given, enroll, envelope, nothing, refused, single_new_event
+from .helpers import (
+    ADMIN,
+    Given,
+    enroll,
+    envelope,
+    nothing,
+    refused,
+    shown_event,
+    single_new_event,
+)
 
 
 def test_enroll_reviewer_appends_enrolled_with_name_and_lens(ledger: Ledger) -> None:
     # when an admin enrolls a reviewer
     receipt = ledger.enroll_reviewer(ADMIN, "ada", name="  Ada L.  ", lens="futurist")
     # then Reviewer.Enrolled holds the handle, the trimmed name and the lens
-    event = single_new_event(ledger, 0, receipt)
+    event = shown_event(ledger, 0, receipt)
     assert receipt.id == Reviewer.id_for("ada")
     assert receipt.version == 1
     assert envelope(event) == {
@@ -27,7 +36,12 @@ def test_enroll_reviewer_appends_enrolled_with_name_and_lens(ledger: Ledger) -> 
         "reason": "",
         "request_id": "req-admin",
     }
-    assert event.data == {"handle": "ada", "name": "Ada L.", "lens": "futurist"}
+    assert event.data == {
+        "handle": "ada",
+        "name": "Ada L.",
+        "lens": "futurist",
+        "person": "reviewer:ada",
+    }
     assert ledger.reviewer("ada") == {
         "handle": "ada",
         "name": "Ada L.",
@@ -65,13 +79,13 @@ def test_edit_reviewer_renames_without_a_reason(ledger: Ledger) -> None:
         ADMIN, "ada", {"name": "Ada Byron"}, expected_version=1
     )
     # then ProfileEdited holds the new name and no reason
-    event = single_new_event(ledger, 1, receipt)
+    event = shown_event(ledger, 1, receipt)
     assert (event.type, event.reason, receipt.version) == (
         "Reviewer.ProfileEdited",
         "",
         2,
     )
-    assert event.data == {"changes": {"name": "Ada Byron"}}
+    assert event.data == {"changes": {"name": "Ada Byron"}, "person": "reviewer:ada"}
     assert ledger.reviewer("ada")["name"] == "Ada Byron"
 
 
@@ -80,9 +94,9 @@ def test_edit_reviewer_lens_is_recorded_with_its_reason(ledger: Ledger) -> None:
     receipt = ledger.edit_reviewer(
         ADMIN, "ada", {"lens": "buyer", "name": "Ada"}, reason="moved to procurement"
     )
-    event = single_new_event(ledger, 1, receipt)
+    event = shown_event(ledger, 1, receipt)
     # the unchanged name is not recorded as a change
-    assert event.data == {"changes": {"lens": "buyer"}}
+    assert event.data == {"changes": {"lens": "buyer"}, "person": "reviewer:ada"}
     assert event.reason == "moved to procurement"
     assert ledger.reviewer("ada")["lens"] == "buyer"
 

@@ -20,7 +20,7 @@ from .helpers import (
     nothing,
     refused,
     reviewer_ctx,
-    single_new_event,
+    shown_event,
 )
 
 ADA = reviewer_ctx("ada")
@@ -62,7 +62,7 @@ def test_submit_review_appends_submitted(panel: Ledger) -> None:
         ADA, "alpha", "ada", verdict="skip", rationale=f"  {RATIONALE}\n"
     )
     # then Review.Submitted holds tool, reviewer, verdict and trimmed rationale
-    event = single_new_event(panel, head, receipt)
+    event = shown_event(panel, head, receipt)
     assert receipt.id == Review.id_for("alpha", "ada")
     assert receipt.version == 1
     assert envelope(event) == {
@@ -76,6 +76,7 @@ def test_submit_review_appends_submitted(panel: Ledger) -> None:
         "reviewer": "ada",
         "verdict": "skip",
         "rationale": RATIONALE,
+        "person": "reviewer:ada",
     }
     assert panel.review("alpha", "ada") == {
         "tool": "alpha",
@@ -186,7 +187,7 @@ def test_revise_review_records_new_verdict_and_reason(panel: Ledger) -> None:
         expected_version=1,
     )
     # then Review.Revised holds the new verdict, rationale and the reason
-    event = single_new_event(panel, head, receipt)
+    event = shown_event(panel, head, receipt)
     assert receipt.version == 2
     assert envelope(event) == {
         "type": "Review.Revised",
@@ -194,7 +195,11 @@ def test_revise_review_records_new_verdict_and_reason(panel: Ledger) -> None:
         "reason": "pricing changed",
         "request_id": "req-ada",
     }
-    assert event.data == {"verdict": "skip", "rationale": RATIONALE}
+    assert event.data == {
+        "verdict": "skip",
+        "rationale": RATIONALE,
+        "person": "reviewer:ada",
+    }
     review = panel.review("alpha", "ada")
     assert (review["verdict"], review["revisions"]) == ("skip", 1)
 
@@ -267,11 +272,11 @@ def test_withdraw_review_records_the_reason(panel: Ledger) -> None:
         ADA, "alpha", "ada", reason="conflict of interest", expected_version=1
     )
     # then Review.Withdrawn records the reason
-    event = single_new_event(panel, head, receipt)
+    event = shown_event(panel, head, receipt)
     assert (event.type, event.reason, event.data) == (
         "Review.Withdrawn",
         "conflict of interest",
-        {},
+        {"person": "reviewer:ada"},
     )
     assert panel.review("alpha", "ada")["withdrawn"] is True
 
@@ -285,10 +290,14 @@ def test_submitting_after_a_withdrawal_resubmits(panel: Ledger) -> None:
         ADA, "alpha", "ada", verdict="skip", rationale="Back, less convinced."
     )
     # then the same review gets Review.Resubmitted, not a second Submitted
-    event = single_new_event(panel, head, receipt)
+    event = shown_event(panel, head, receipt)
     assert receipt.id == Review.id_for("alpha", "ada")
     assert (event.type, receipt.version) == ("Review.Resubmitted", 3)
-    assert event.data == {"verdict": "skip", "rationale": "Back, less convinced."}
+    assert event.data == {
+        "verdict": "skip",
+        "rationale": "Back, less convinced.",
+        "person": "reviewer:ada",
+    }
     review = panel.review("alpha", "ada")
     assert (review["withdrawn"], review["revisions"], review["verdict"]) == (
         False,
@@ -325,7 +334,7 @@ def test_put_review_does_what_the_reviews_state_calls_for(
         reason=reason,
         expected_version=expected_version,
     )
-    event = single_new_event(panel, head, receipt)
+    event = shown_event(panel, head, receipt)
     assert (event.type, event.reason, receipt.version) == appended
     assert event.data["verdict"] == verdict
 

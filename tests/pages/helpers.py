@@ -83,6 +83,19 @@ class _Node:
         """The element's text, whitespace collapsed."""
         return squash("".join(self.parts))
 
+    def tags(self, tag: str) -> list[_Node]:
+        """Every element named ``tag`` inside this one, in document order.
+
+        So that a test about one section is not misled by the same kind of
+        element elsewhere on the page, such as the footer's subscribe form.
+        """
+        found: list[_Node] = []
+        for child in self.children:
+            if child.tag == tag:
+                found.append(child)
+            found.extend(child.tags(tag))
+        return found
+
 
 class Page(HTMLParser):
     """A parsed page: its visible text and its elements' text by attribute."""

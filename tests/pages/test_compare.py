@@ -93,7 +93,10 @@ def test_vote_controls_and_history_links(client: TestClient[Litestar]) -> None:
         "code-llama-4",
         "mistral-medium-3",
     ]
-    assert all(b.attrs["aria-pressed"] == "false" for b in page.tags("button"))
+    [section] = page.find("id", "vote")
+    buttons = section.tags("button")
+    assert len(buttons) == len(ballots) + 2
+    assert all(b.attrs["aria-pressed"] == "false" for b in buttons)
     assert page.find("role", "status")
     assert all(
         node.attrs["aria-live"] == "polite" for node in page.find("data-community")
@@ -204,4 +207,6 @@ def test_retired_comparison_stays_readable_but_closed(
     assert "This comparison has been retired" in page.text
     [section] = page.find("id", "vote")
     assert "data-closed" in section.attrs
-    assert all("disabled" in button.attrs for button in page.tags("button"))
+    buttons = section.tags("button")
+    assert len(buttons) == 6
+    assert all("disabled" in button.attrs for button in buttons)

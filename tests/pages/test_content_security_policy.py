@@ -21,6 +21,8 @@ PAGES = [
     "/compare/code-llama-4/mistral-medium-3",
     "/problems/tool-not-found",
     "/tools/no-such-tool",
+    "/subscriptions/confirm?token=not-a-token",
+    "/subscriptions/unsubscribe?token=not-a-token",
 ]
 COMPARE = "/compare/code-llama-4/mistral-medium-3"
 # Runs before any of the page's own code, in every document it loads.

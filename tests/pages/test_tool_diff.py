@@ -49,7 +49,8 @@ def _vote(client: TestClient[Litestar], voters: int, choice: str = "ship") -> in
 def test_the_section_offers_spans_without_a_diff(client: TestClient[Litestar]) -> None:
     page = Page(client.get(TOOL).text)
     assert page.texts("id", "changed-heading") == ["What changed since …"]
-    (form,) = page.tags("form")
+    [section] = page.find("id", "changed")
+    (form,) = section.tags("form")
     assert (form.attrs["method"], form.attrs["action"]) == ("get", TOOL + "#changed")
     assert page.find("name", "since", "input")
     today = datetime.now(UTC).date()

@@ -161,7 +161,41 @@ def _retire_comparison(ledger: Ledger, a: int, b: int) -> None:
     ledger.retire_comparison(CTX, TOOLS[a], TOOLS[b], reason="stale")
 
 
+ADDRESSES = ("ann@example.org", "ben@example.org")
+
+
+def _subscribe(ledger: Ledger, subscriber: int) -> None:
+    ledger.subscribe(CTX, ADDRESSES[subscriber])
+
+
+def _subscription(ledger: Ledger, subscriber: int) -> Any:
+    return ledger.subscription_id(ADDRESSES[subscriber])
+
+
+def _confirm(ledger: Ledger, subscriber: int) -> None:
+    ledger.confirm_subscription(CTX, _subscription(ledger, subscriber))
+
+
+def _unsubscribe(ledger: Ledger, subscriber: int) -> None:
+    ledger.unsubscribe(CTX, _subscription(ledger, subscriber), reason="enough")
+
+
+def _bounce(ledger: Ledger, subscriber: int, week: str) -> None:
+    subscription_id = _subscription(ledger, subscriber)
+    ledger.record_delivery_failure(CTX, subscription_id, week, "550 no such user")
+
+
+def _erase_subscriber(ledger: Ledger, subscriber: int) -> None:
+    person = ledger.person_named(ADDRESSES[subscriber])
+    ledger.erase(CTX, person, reason="asked to be forgotten")
+
+
 COMMANDS = {
+    "subscribe": _subscribe,
+    "confirm": _confirm,
+    "unsubscribe": _unsubscribe,
+    "bounce": _bounce,
+    "erase_subscriber": _erase_subscriber,
     "register": _register,
     "edit": _edit,
     "retire": _retire,
@@ -197,7 +231,7 @@ def assert_matches_write_side(ledger: Ledger, path: Path) -> None:
     from ledger.domainmodel import pair
     from projections import ReadModel
 
-    model = ReadModel(path)
+    model = ReadModel(path, sealer=ledger.sealer)
     try:
         slugs = [card.slug for card in model.tools()]
         for slug in TOOLS:
@@ -269,6 +303,7 @@ voter = st.integers(0, 1)  # few voters, so votes get changed and retracted
 verdict = st.sampled_from(("ship", "skip"))
 lens = st.sampled_from(("builder", "skeptic", "futurist", "buyer"))
 word = st.sampled_from(("speed", "price", "licence"))
+subscriber = st.integers(0, len(ADDRESSES) - 1)
 
 command = st.one_of(
     st.tuples(st.just("register"), tool),
@@ -288,6 +323,11 @@ command = st.one_of(
     st.tuples(st.just("unpick"), voter, tool, tool),
     st.tuples(st.just("question"), tool, tool, word),
     st.tuples(st.just("retire_comparison"), tool, tool),
+    st.tuples(st.just("subscribe"), subscriber),
+    st.tuples(st.just("confirm"), subscriber),
+    st.tuples(st.just("unsubscribe"), subscriber),
+    st.tuples(st.just("bounce"), subscriber, st.sampled_from(("2026-W47", "2026-W48"))),
+    st.tuples(st.just("erase_subscriber"), subscriber),
 )
 project_now = st.tuples(st.just("project"), st.integers(1, 7))
 steps = st.lists(st.one_of(command, command, project_now), min_size=5, max_size=60)

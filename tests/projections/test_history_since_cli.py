@@ -14,6 +14,7 @@ import msgspec
 
 from ledger import demo
 from ledger.application import Ledger
+from ledger.personal_data import is_sealed
 from projections import ReadModel
 from projections.models import Card
 from projections.rebuild import build
@@ -96,10 +97,24 @@ def test_since_json_is_the_apis_diff_and_agrees_with_a_replay(
             card = found["card"]
             assert (None if card is None else msgspec.convert(card, Card)) == expected
         oracle = replay(ledger, end)
-        logged = [
-            (event.position, event.type, event.actor, event.reason)
+        changes = [
+            event
             for event in oracle.changes["mistral-medium-3"]
             if event.position > start
+        ]
+        # The log keeps a review's reason sealed; the command prints it opened.
+        assert all(
+            is_sealed(event.reason) == (event.type == "Review.Revised")
+            for event in changes
+        )
+        logged = [
+            (
+                event.position,
+                event.type,
+                event.actor,
+                ledger.sealer.unseal(event.reason),
+            )
+            for event in changes
         ]
         assert [
             (item["position"], item["type"], item["actor"], item["reason"])

@@ -86,6 +86,11 @@ def test_a_busy_script_touches_every_read_model(event_store: Store) -> None:
         ("retire", 2),
         ("reinstate", 2),
         ("lens", 1, "futurist"),
+        ("subscribe", 0),
+        ("confirm", 0),
+        ("bounce", 0, "2026-W48"),
+        ("subscribe", 1),
+        ("erase_subscriber", 1),
     ]
     home = _run(event_store, script, 2)
     live = dump(home / "live.sqlite")

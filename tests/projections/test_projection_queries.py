@@ -34,7 +34,7 @@ def model(ledger: Ledger, live_path: Path) -> Iterator[ReadModel]:
     projector = Projector(ledger, live_path)
     projector.catch_up()
     projector.close()
-    opened = ReadModel(live_path)
+    opened = ReadModel(live_path, sealer=ledger.sealer)
     yield opened
     opened.close()
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 from litestar import Litestar
@@ -28,6 +29,7 @@ from litestar.testing import TestClient
 
 from api import create_app
 from api.security import ACTS_AS
+from api.subscriber_links import SubscriberLinks
 from ledger.application import Ledger
 from ledger.auth import ROLES, TokenStore
 from ledger.context import Context
@@ -80,6 +82,7 @@ class Request:
     path: str
     json: Any = None
     params: dict[str, str] = field(default_factory=dict)
+    form: dict[str, str] | None = None
 
 
 def operations(app: Litestar) -> list[Operation]:
@@ -125,6 +128,7 @@ class Kit:
         self.tokens = TokenStore(settings.auth_path, settings.server_secret())
         self.counter = itertools.count(1)
         self.voter = f"Bearer {self.tokens.create('voter')}"
+        self.links = SubscriberLinks(settings.server_secret(), "http://testserver")
         self.caller = Credential("none", None)
         """Who the request being prepared is for."""
 
@@ -220,6 +224,48 @@ def _retire_comparison(kit: Kit) -> Request:
     return Request(f"/api/comparisons/{a}/{b}/retire", {"reason": "stale"})
 
 
+def _erase(kit: Kit) -> Request:
+    person = f"reviewer:{_enroll(kit)}"
+    return Request("/api/erasures", {"person": person, "reason": "asked"})
+
+
+def _address(kit: Kit) -> str:
+    return f"reader-{kit.n()}@example.org"
+
+
+def _subscription(kit: Kit) -> UUID:
+    """A new pending subscription, as a reader's request leaves it."""
+    address = _address(kit)
+    subscription_id = kit.ledger.subscription_id(address)
+    ctx = Context(actor=f"subscriber:{subscription_id}", request_id="access-setup")
+    kit.ledger.subscribe(ctx, address)
+    return subscription_id
+
+
+def _confirm(kit: Kit) -> Request:
+    token = kit.links.confirm_token(_subscription(kit))
+    return Request("/api/subscriptions/confirm", {"token": token})
+
+
+def _unsubscribe(kit: Kit) -> Request:
+    token = kit.links.unsubscribe_token(_subscription(kit))
+    return Request("/api/subscriptions/unsubscribe", {"token": token})
+
+
+def _confirm_form(kit: Kit) -> Request:
+    token = kit.links.confirm_token(_subscription(kit))
+    return Request("/subscriptions/confirm", form={"token": token})
+
+
+def _unsubscribe_form(kit: Kit) -> Request:
+    token = kit.links.unsubscribe_token(_subscription(kit))
+    return Request(
+        "/subscriptions/unsubscribe",
+        params={"token": token},
+        form={"List-Unsubscribe": "One-Click"},
+    )
+
+
 def _revoke(kit: Kit) -> Request:
     _, info = kit.tokens.issue("voter")
     return Request(f"/api/tokens/{info.id}")
@@ -262,6 +308,17 @@ REQUESTS: dict[str, Callable[[Kit], Request]] = {
     "POST /api/voters": lambda _: Request("/api/voters"),
     "POST /api/tokens": lambda _: Request("/api/tokens", {"role": "voter"}),
     "DELETE /api/tokens/{token_id}": _revoke,
+    "POST /api/erasures": _erase,
+    "POST /api/subscriptions": lambda kit: Request(
+        "/api/subscriptions", {"address": _address(kit)}
+    ),
+    "POST /api/subscriptions/confirm": _confirm,
+    "POST /api/subscriptions/unsubscribe": _unsubscribe,
+    "POST /subscriptions": lambda kit: Request(
+        "/subscriptions", form={"address": _address(kit)}
+    ),
+    "POST /subscriptions/confirm": _confirm_form,
+    "POST /subscriptions/unsubscribe": _unsubscribe_form,
 }
 """How to make a request of each write endpoint that its role gets a 2xx for."""
 
@@ -354,7 +411,8 @@ def run(root: Path, *, rounds: int = 1) -> Access:
     home = make_home(root)
     creds = credentials(home)
     found = Access()
-    app = create_app(settings_for(home, voter_tokens_per_window=100_000))
+    limits = {"voter_tokens_per_window": 100_000, "subscribe_per_window": 100_000}
+    app = create_app(settings_for(home, **limits))
     with TestClient(app=app) as client:
         ops = operations(app)
         unknown = [op.key for op in ops if op.key not in REQUESTS]
@@ -383,6 +441,7 @@ def _check(kit: Kit, op: Operation, credential: Credential, found: Access) -> No
         request.path,
         json=request.json,
         params=request.params,
+        data=request.form,
         headers=headers,
     )
     changed = kit.state() != before

@@ -18,9 +18,16 @@ def test_every_write_endpoint_is_known_to_the_access_check(tmp_path: Path) -> No
     app = create_app(settings_for(tmp_path))
     found = {op.key for op in access.operations(app)}
     assert found == set(access.REQUESTS)
-    # every one but the anonymous voter tokens is guarded by a role
+    # every one is guarded by a role but the anonymous voter tokens and the
+    # subscriptions, whose signed links (or a new address) are all they take
     assert {op.key for op in access.operations(app) if op.role is None} == {
-        "POST /api/voters"
+        "POST /api/voters",
+        "POST /api/subscriptions",
+        "POST /api/subscriptions/confirm",
+        "POST /api/subscriptions/unsubscribe",
+        "POST /subscriptions",
+        "POST /subscriptions/confirm",
+        "POST /subscriptions/unsubscribe",
     }
 
 

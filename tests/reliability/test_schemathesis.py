@@ -75,6 +75,10 @@ DOMAIN_RULES = frozenset(
         "reason-required",  # a change to a verdict, or an edit that sways one
         "nothing-changed",  # an edit that sets what is already there
         "idempotency-key-reused",  # a key already used for another body
+        "invalid-address",  # an address no mail can be sent to
+        "invalid-link",  # a token the server did not sign, or signed long ago
+        "invalid-week",  # week 53 of a year that has 52, or week 00
+        "invalid-person",  # a handle or id no person of the ledger has
     }
 )
 """Problem kinds that refuse a schema-valid request for a rule no schema
@@ -96,6 +100,10 @@ COVERAGE = SchemathesisConfig.from_dict(
 )
 """:data:`CONFIG`, generating each operation's coverage cases alone (random
 cases have a test of their own)."""
+
+
+LIMITS = {"voter_tokens_per_window": 10_000, "subscribe_per_window": 10_000}
+"""Rate limits of public writes no generated run comes near."""
 
 
 def _problem_kind(response: Response) -> str | None:
@@ -165,7 +173,7 @@ def served_schema(tmp_path: Path) -> Iterator[tuple[Any, Path, dict[str, str]]]:
     """The app's OpenAPI schema, served in process over a demo ledger."""
     home = make_home(tmp_path)
     tokens = issue_tokens(home)
-    app = create_app(settings_for(home, voter_tokens_per_window=10_000))
+    app = create_app(settings_for(home, **LIMITS))
     schema = schemathesis.openapi.from_asgi(
         "/schema/openapi.json", app, config=CONFIG
     ).exclude(path="/api/events/stream")
@@ -270,7 +278,7 @@ def contract_app(
     """One app over a demo ledger for every operation's coverage cases."""
     home = make_home(tmp_path_factory.mktemp("contract"))
     tokens = issue_tokens(home)
-    app = create_app(settings_for(home, voter_tokens_per_window=10_000))
+    app = create_app(settings_for(home, **LIMITS))
     try:
         yield app, tokens
     finally:
