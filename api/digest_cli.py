@@ -12,7 +12,6 @@ week's digest from one node.
 
 from __future__ import annotations
 
-import getpass
 import signal
 import sys
 from collections.abc import Iterator
@@ -43,7 +42,7 @@ from api.web.digest_render import render_html, render_text, subject
 from ledger.application import Ledger
 from ledger.cli_support import clear_errors
 from ledger.context import Context
-from ledger.editorial_cli import ACTOR_HELP, OperatorActor
+from ledger.editorial_cli import actor_option
 from ledger.mail_transport import open_transport
 from ledger.weeks import Week
 from projections import files
@@ -52,13 +51,6 @@ from projections.projector import Projector
 from projections.queries import ReadModel
 
 err = Console(stderr=True)
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return ""
 
 
 def _week(text: str | None) -> Week:
@@ -100,13 +92,7 @@ def caught_up_digest(ledger: Ledger, settings: ApiSettings, week: Week) -> Diges
     show_default=True,
     help="Relay connections used at once.",
 )
-@click.option(
-    "--actor",
-    type=OperatorActor(),
-    default=_os_user,
-    show_default="the OS user",
-    help=ACTOR_HELP,
-)
+@actor_option
 @click.pass_context
 def digest_group(
     ctx: click.Context,
@@ -242,13 +228,7 @@ def _bar(total: int) -> Iterator[Advance]:
 @click.argument("subscriber")
 @click.option("--week", metavar="YYYY-Www", required=True, help="The digest's week.")
 @click.option("--detail", required=True, help="What the bounce said.")
-@click.option(
-    "--actor",
-    type=OperatorActor(),
-    default=_os_user,
-    show_default="the OS user",
-    help=ACTOR_HELP,
-)
+@actor_option
 def bounce_command(subscriber: str, week: str, detail: str, actor: str) -> None:
     """Record that a digest mailed to SUBSCRIBER bounced.
 

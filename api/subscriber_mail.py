@@ -70,7 +70,8 @@ def confirmation_mail(
     ignoring the mail is enough to not be subscribed.
     """
     confirm = links.confirm_url(subscription_id)
-    unsubscribe = links.unsubscribe_url(subscription_id)
+    headers = unsubscribe_headers(links, subscription_id)
+    unsubscribe = headers["List-Unsubscribe"].strip("<>")  # one signing, one link
     days = CONFIRM_SECONDS // 86400
     message = EmailMessage()
     message["From"] = from_
@@ -79,7 +80,7 @@ def confirmation_mail(
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid("confirm", domain=_domain(from_))
     message["Auto-Submitted"] = "auto-generated"
-    for name, value in unsubscribe_headers(links, subscription_id).items():
+    for name, value in headers.items():
         message[name] = value
     message.set_content(
         "Someone, hopefully you, asked for Weekly AI Tool Verdicts at this "

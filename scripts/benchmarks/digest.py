@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import subprocess
@@ -306,6 +305,7 @@ def _child_send(week_label: str, connections: int) -> None:
     from api.config import ApiSettings
     from api.digest_cli import caught_up_digest, send_digest
     from api.digest_sender import CONNECTIONS
+    from benchmarks.report import own_peak_rss_kb
     from ledger.application import Ledger
     from ledger.weeks import Week
 
@@ -327,22 +327,10 @@ def _child_send(week_label: str, connections: int) -> None:
             {
                 "sent": outcome.sent,
                 "per_s": outcome.sent / seconds,
-                "rss": _own_peak_rss_kb() / 1024,
+                "rss": own_peak_rss_kb() / 1024,
             }
         )
     )
-
-
-def _own_peak_rss_kb() -> int:
-    """This program's peak RSS in KiB: ``VmHWM``, not the parent's from before exec."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 class SmtpServer:

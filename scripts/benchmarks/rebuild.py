@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import statistics
 import subprocess
@@ -202,6 +201,7 @@ def measure_rebuild(home: Path) -> dict[str, float]:
 
 
 def _child_rebuild(home: Path) -> None:
+    from benchmarks.report import own_peak_rss_kb
     from ledger.application import Ledger
     from ledger.settings import Settings
     from projections import readmodel_path
@@ -213,7 +213,7 @@ def _child_rebuild(home: Path) -> None:
     ledger.close()
     # A bulk rebuild folds and loads the audit in two helper processes while
     # this one waits: the three peaks, added, bound what they held at once.
-    peak_kb = _own_peak_rss_kb() + result.helpers_peak_rss_kb
+    peak_kb = own_peak_rss_kb() + result.helpers_peak_rss_kb
     print(
         json.dumps(
             {
@@ -224,24 +224,6 @@ def _child_rebuild(home: Path) -> None:
             }
         )
     )
-
-
-def _own_peak_rss_kb() -> int:
-    """This process's peak RSS since its program started, in KiB.
-
-    ``ru_maxrss`` would do but for one thing: Linux carries the peak of the
-    process that spawned this one, from before ``exec``, into it, so it would
-    count the benchmark's own memory, grown by (a), as the rebuild's.
-    ``VmHWM`` is the peak of this program's memory alone.
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def measure_naive(home: Path, sample: int) -> float:
@@ -331,11 +313,11 @@ def NaiveProjection(view: NaiveView) -> Any:
 
 
 if __name__ == "__main__":
+    # Run as a script: make the ``benchmarks`` package importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     if len(sys.argv) == 3 and sys.argv[1] == "--child-rebuild":
         _child_rebuild(Path(sys.argv[2]))
     else:
-        # Run as a script: make the ``benchmarks`` package importable.
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         parser = argparse.ArgumentParser(description=__doc__)
         add_arguments(parser)
         run(parser.parse_args())

@@ -56,6 +56,24 @@ def peak_rss_mb() -> float:
     return peak / per_mib
 
 
+def own_peak_rss_kb() -> int:
+    """This process's peak RSS since its program started, in KiB.
+
+    ``ru_maxrss`` would do but for one thing: Linux carries the peak of the
+    process that spawned this one, from before ``exec``, into it, so it would
+    count the benchmark's own memory as the measured program's.
+    ``VmHWM`` is the peak of this program's memory alone.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def filesystem(path: Path) -> str:
     """The device and filesystem type holding ``path``, e.g. ``/dev/vda ext4``.
 

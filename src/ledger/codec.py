@@ -142,6 +142,7 @@ def _seal(sealer: Sealer, state: dict[str, Any], personal: tuple[str, ...]) -> N
 
 def _unseal(sealer: Sealer, state: dict[str, Any], personal: tuple[str, ...]) -> None:
     places = _fields(state, personal)
-    opened = sealer.unseal_all([holder[name] for holder, name in places], private=True)
+    texts = [holder[name] for holder, name in places]
+    opened = sealer.unseal_all(texts, private=True, strict=True)
     for (holder, name), value in zip(places, opened, strict=True):
         holder[name] = value

@@ -83,11 +83,8 @@ class OperatorActor(click.ParamType):
         return f"{OPERATOR}:{name}"
 
 
-def acting(command: F) -> F:
-    """Adds ``--actor`` and ``--json``, the options every command here takes."""
-    command = click.option(
-        "--json", "as_json", is_flag=True, help="Print the receipt as one JSON object."
-    )(command)
+def actor_option(command: F) -> F:
+    """Adds ``--actor``: the operator the events name, by default the OS user."""
     return click.option(
         "--actor",
         type=OperatorActor(),
@@ -95,6 +92,14 @@ def acting(command: F) -> F:
         show_default="the OS user",
         help=ACTOR_HELP,
     )(command)
+
+
+def acting(command: F) -> F:
+    """Adds ``--actor`` and ``--json``, the options every command here takes."""
+    command = click.option(
+        "--json", "as_json", is_flag=True, help="Print the receipt as one JSON object."
+    )(command)
+    return actor_option(command)
 
 
 def changing(what: str) -> Callable[[F], F]:

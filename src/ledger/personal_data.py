@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import OperationalError
 
 from ledger.settings import Settings
 
@@ -42,6 +43,10 @@ ERASED = "[erased]"
 PRIVATE = "[private]"
 """What a private person's sealed data reads as in public."""
 UNREADABLE = "[unreadable]"
+"""What a sealed text reads as when it does not open under its key."""
+UNAVAILABLE = "[unavailable]"
+"""What sealed data reads as while the keys are out of reach (the database
+that holds them is down): reads keep serving, without it."""
 """What a sealed text reads as when it does not open under its key."""
 PUBLIC_KINDS = frozenset({"reviewer"})
 """Kinds of person whose data is public once unsealed."""
@@ -74,6 +79,10 @@ def person_of(sealed: str) -> str:
     return sealed[len(PREFIX) :].rpartition(":")[0]
 
 
+class KeyringUnavailable(OperationalError):
+    """The keys cannot be read now: their database is out of reach."""
+
+
 class KeyringState(Protocol):
     """Where the keys are kept: one key per person, destroyed on erasure."""
 
@@ -82,7 +91,11 @@ class KeyringState(Protocol):
         ...
 
     def keys(self, persons: Iterable[str]) -> dict[str, bytes]:
-        """The live keys of ``persons`` (absent: none, or destroyed)."""
+        """The live keys of ``persons`` (absent: none, or destroyed).
+
+        Raises:
+            KeyringUnavailable: The keys' database is out of reach.
+        """
         ...
 
     def erased(self, person: str) -> bool:
@@ -150,15 +163,31 @@ class Sealer:
             return value
         return self.unseal_all([value], private=private)[0]
 
-    def unseal_all(self, values: Iterable[Any], *, private: bool = False) -> list[Any]:
-        """Each of ``values`` in the clear, with one key lookup for all of them."""
+    def unseal_all(
+        self, values: Iterable[Any], *, private: bool = False, strict: bool = False
+    ) -> list[Any]:
+        """Each of ``values`` in the clear, with one key lookup for all of them.
+
+        Args:
+            values: Any values; only sealed text is opened.
+            private: Also open private persons' data.
+            strict: Raise :class:`KeyringUnavailable` when the keys are out of
+                reach, as loading an aggregate to change it must; a read
+                instead shows the sealed text as :data:`UNAVAILABLE` and
+                keeps serving.
+        """
         values = list(values)
         wanted = {
             person_of(value)
             for value in values
             if is_sealed(value) and (private or _public(person_of(value)))
         }
-        keys = self.keyring.keys(wanted) if wanted else {}
+        try:
+            keys = self.keyring.keys(wanted) if wanted else {}
+        except KeyringUnavailable:
+            if strict:
+                raise
+            return [UNAVAILABLE if is_sealed(value) else value for value in values]
         return [_open(value, keys, private) for value in values]
 
     def unseal_rows(

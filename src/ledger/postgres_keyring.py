@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import psycopg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import sql
 
-from ledger.personal_data import KEY_BYTES, adopt_outcome, destroy_outcome, now_text
+from ledger.personal_data import (
+    KEY_BYTES,
+    KeyringUnavailable,
+    adopt_outcome,
+    destroy_outcome,
+    now_text,
+)
 from ledger.postgres_tables import Place
 
 TABLE = "ledger_person_keys"
@@ -66,14 +73,17 @@ class PostgresKeyring:
 
     def keys(self, persons: Iterable[str]) -> dict[str, bytes]:
         wanted = sorted(set(persons))
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                self._q(
-                    "SELECT person, key FROM {table} "
-                    "WHERE person = ANY(%s) AND key IS NOT NULL"
-                ),
-                (wanted,),
-            ).fetchall()
+        try:
+            with self._pool.connection() as conn:
+                rows = conn.execute(
+                    self._q(
+                        "SELECT person, key FROM {table} "
+                        "WHERE person = ANY(%s) AND key IS NOT NULL"
+                    ),
+                    (wanted,),
+                ).fetchall()
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            raise KeyringUnavailable(str(error)) from error
         return {person: bytes(key) for person, key in rows}
 
     def erased(self, person: str) -> bool:
