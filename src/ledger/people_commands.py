@@ -160,13 +160,13 @@ class PeopleCommands(_Base):
         never appended (a crash between the two) is recorded by running it
         again.
         """
-        Erasure.record(ctx, person, reason)  # checks the reason before destroying
+        erasure = Erasure.record(ctx, person, reason)  # the reason checked first
         outcome = self.keyring.destroy(person)
         if outcome == "unknown":
             raise errors.PersonNotFound(f"no personal data of {person} is held")
         if outcome == "recorded":
             raise errors.AlreadyErased(f"{person}'s data is erased already")
-        receipt = self._save(Erasure.record(ctx, person, reason))
+        receipt = self._save(erasure)
         self.keyring.mark_recorded(person)
         self._forget_cached(person)
         kind, _, pseudonym = person.partition(":")
