@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from api import access_lists
+from api.subscriber_mail import sender
+from ledger.mail_transport import MailSettings
 from ledger.settings import Settings, env_value
 from projections.checkpoints import ChainSettings
 from projections.following import FollowSettings
@@ -77,6 +79,8 @@ class ApiSettings:
         public_url: The site's address as readers reach it
             (``LEDGER_PUBLIC_URL``), which links in mails start with; by
             default the address the node listens on.
+        mail: The SMTP relay, its CA and the sender of the site's mails,
+            checked at start-up; by default the outbox folder.
     """
 
     ledger: Settings = field(default_factory=Settings)
@@ -106,11 +110,17 @@ class ApiSettings:
     chain: ChainSettings | None = None
     follow: FollowSettings | None = None
     public_url: str = ""
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def site_url(self) -> str:
         """Where links in mails point: ``public_url``, or this node's address."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def sender(self) -> str:
+        """The ``From`` of the site's mails (see :func:`api.subscriber_mail.sender`)."""
+        return sender(self.site_url, self.mail.mail_from)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -225,6 +235,7 @@ class ApiSettings:
             log_level=env_value(
                 env, "LEDGER_LOG_LEVEL", defaults.log_level, choices=LOG_LEVELS
             ),
+            mail=MailSettings.from_env(env),
         )
 
     def __post_init__(self) -> None:

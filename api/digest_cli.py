@@ -37,13 +37,11 @@ from api.digest_mail import UNSUBSCRIBE, DigestMail
 from api.digest_sender import CONNECTIONS, DigestSender, Outcome, active_count
 from api.digest_sender import Progress as Advance
 from api.subscriber_links import SubscriberLinks
-from api.subscriber_mail import sender
 from api.web.digest_render import render_html, render_text, subject
 from ledger.application import Ledger
 from ledger.cli_support import clear_errors
 from ledger.context import Context
 from ledger.editorial_cli import actor_option
-from ledger.mail_transport import open_transport
 from ledger.weeks import Week
 from projections import files
 from projections.digest_queries import Digest
@@ -148,7 +146,7 @@ def digest_mail(settings: ApiSettings, digest: Digest) -> DigestMail:
     return DigestMail(
         week=digest.week,
         subject=subject(digest),
-        sender=sender(site),
+        sender=settings.sender,
         text=render_text(digest, site, UNSUBSCRIBE),
         html=render_html(digest, site, UNSUBSCRIBE),
         links=SubscriberLinks(settings.ledger.server_secret(), site),
@@ -175,7 +173,7 @@ def send_digest(
         ledger,
         path,
         journal,
-        lambda: open_transport(settings.ledger),
+        lambda: settings.mail.open_transport(settings.ledger.home),
         mail,
         context,
         resend_uncertain=resend_uncertain,

@@ -12,17 +12,14 @@ the same headers and sender.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid, parseaddr
 from html import escape
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from api.subscriber_links import CONFIRM_SECONDS, SubscriberLinks
-from ledger.settings import env_value
 
 SITE_NAME = "Verdict Ledger"
 CONFIRM_SUBJECT = "Confirm your subscription to Weekly AI Tool Verdicts"
@@ -42,16 +39,14 @@ def unsubscribe_headers(
     }
 
 
-def sender(site_url: str, environ: Mapping[str, str] | None = None) -> str:
-    """The ``From`` of the site's mails: ``LEDGER_MAIL_FROM`` or the default."""
-    env = os.environ if environ is None else environ
-    given = str(env_value(env, "LEDGER_MAIL_FROM", ""))
-    if given:
-        name, address = parseaddr(given)
-        if "@" not in address:
-            msg = f"LEDGER_MAIL_FROM must be an email address, not {given!r}"
-            raise ValueError(msg)
-        return formataddr((name, address))
+def sender(site_url: str, mail_from: str = "") -> str:
+    """The ``From`` of the site's mails: ``mail_from``, or one at the site's host.
+
+    ``mail_from`` is ``LEDGER_MAIL_FROM``, checked when the node started
+    (:class:`ledger.mail_transport.MailSettings`).
+    """
+    if mail_from:
+        return mail_from
     host = urlsplit(site_url).hostname or ""
     named = "." in host and not host.replace(".", "").isdigit() and ":" not in host
     return str(Address(SITE_NAME, "verdicts", host if named else "localhost"))

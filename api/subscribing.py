@@ -28,11 +28,11 @@ from api.commands import request_id
 from api.config import ApiSettings
 from api.problem_details import ApiProblem
 from api.subscriber_links import SubscriberLinks
-from api.subscriber_mail import confirmation_mail, sender
+from api.subscriber_mail import confirmation_mail
 from api.writer_thread import WriterThread
 from ledger.application import Ledger, Receipt
 from ledger.context import Context
-from ledger.mail_transport import Refused, TransportError, open_transport
+from ledger.mail_transport import Refused, TransportError
 from ledger.people_commands import Subscribed, normalised_address
 
 log = logging.getLogger("api.subscriptions")
@@ -108,7 +108,7 @@ def _masked(detail: str, address: str) -> str:
 
 
 def _send(settings: ApiSettings, message: Any) -> None:
-    with open_transport(settings.ledger) as transport:
+    with settings.mail.open_transport(settings.ledger.home) as transport:
         transport.send(message)
 
 
@@ -134,9 +134,7 @@ async def subscribe(request: Request[Any, Any, Any], address: str) -> None:
         return
     settings: ApiSettings = state.settings
     links = links_of(request)
-    message = confirmation_mail(
-        links, done.subscription_id, normal, sender(settings.site_url)
-    )
+    message = confirmation_mail(links, done.subscription_id, normal, settings.sender)
     try:
         await anyio.to_thread.run_sync(_send, settings, message)
     except Refused as refused:

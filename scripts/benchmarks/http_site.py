@@ -35,8 +35,8 @@ from benchmarks import sitelife
 from ledger import demo
 from ledger import log as event_log
 from ledger.application import Ledger
-from ledger.auth import TokenStore
 from ledger.settings import Settings
+from ledger.sqlite_tokens import TokenStore
 
 Say = Callable[[str], None]
 

@@ -5,10 +5,14 @@ checked against a SHA-256 digest keyed with the server secret, in constant
 time. The plain token is shown once, when it is created, and never stored.
 
 A token may expire, can be revoked, and remembers when it was last used, to
-the minute: :meth:`TokenStore.verify` only reads, and whoever verifies calls
-:meth:`TokenStore.touch` when :meth:`Principal.touch_due` says the stored
+the minute: :meth:`TokenStoreBase.verify` only reads, and whoever verifies calls
+:meth:`TokenStoreBase.touch` when :meth:`Principal.touch_due` says the stored
 time is older than :data:`LAST_USE_GRANULARITY`, so a busy token costs one
 write a minute rather than one a request.
+
+:class:`TokenStoreBase` is all of that over a table; the table is in
+``auth.sqlite`` beside the embedded store (:mod:`ledger.sqlite_tokens`) or
+beside a PostgreSQL log (:mod:`ledger.postgres_tokens`).
 """
 
 from __future__ import annotations
@@ -16,15 +20,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
-
-import sqlite_utils
 
 from ledger import rules
 from ledger.settings import Settings
@@ -34,27 +34,6 @@ PREFIX = "vl"
 LAST_USE_GRANULARITY = timedelta(minutes=1)
 """A token's last use is stored at most this often."""
 
-SCHEMA_VERSION = 1
-"""``PRAGMA user_version`` of the current schema; 0 is the first one."""
-
-_CREATE = """
-CREATE TABLE IF NOT EXISTS tokens (
-    id TEXT PRIMARY KEY,
-    digest TEXT NOT NULL,
-    role TEXT NOT NULL,
-    reviewer TEXT,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-)"""
-# What each schema version adds to the one before; version 1 lets tokens
-# expire and remember their last use. Existing rows never expire.
-_MIGRATIONS = {
-    1: (
-        "ALTER TABLE tokens ADD COLUMN expires_at TEXT",
-        "ALTER TABLE tokens ADD COLUMN last_used_at TEXT",
-        "CREATE INDEX IF NOT EXISTS tokens_by_role ON tokens (role)",
-    ),
-}
 _COLUMNS = "{seq}, id, role, reviewer, created_at, expires_at, last_used_at, revoked_at"
 INSERT_TOKEN = (
     "INSERT INTO {tokens} (id, digest, role, reviewer, created_at, expires_at) "
@@ -391,67 +370,6 @@ class TokenStoreBase(ABC):
         return info
 
 
-class TokenStore(TokenStoreBase):
-    """Hashed tokens in a small SQLite file beside the embedded event store.
-
-    Opening the store brings an older file's schema up to date in one
-    write transaction, keeping every token it holds working. A connection
-    belongs to the thread that opened it, so each thread opens its own.
-    """
-
-    busy = (sqlite3.OperationalError,)
-
-    def __init__(self, path: Path, secret: bytes) -> None:
-        super().__init__(secret)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite_utils.Database(path)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        conn = self._db.conn
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-            return
-        # Several workers may open the file at once: the first to take the
-        # write lock migrates, the others then find the version current.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            conn.execute(_CREATE)
-            for step in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[step]:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
-
-    def _sql(self, statement: str) -> str:
-        return statement.format(tokens="tokens", seq="rowid")
-
-    def _rows(self, statement: str, args: Sequence[object]) -> list[tuple[Any, ...]]:
-        # A plain indexed SELECT: sqlite-utils' Table.get re-reads the schema
-        # on every call, which costs more than a token check itself.
-        return self._db.execute(self._sql(statement), list(args)).fetchall()
-
-    def _change(self, statement: str, args: Sequence[object]) -> int:
-        with self._db.conn:
-            return self._db.execute(self._sql(statement), list(args)).rowcount
-
-    def _insert(self, values: Sequence[object]) -> int:
-        with self._db.conn:
-            cursor = self._db.execute(
-                INSERT_TOKEN.format(tokens="tokens"), list(values)
-            )
-        seq = cursor.lastrowid
-        assert seq is not None, "an INSERT into a rowid table sets it"
-        return seq
-
-    def close(self) -> None:
-        self._db.close()
-
-
 def open_token_store(
     settings: Settings, env: Mapping[str, str] | None = None
 ) -> TokenStoreBase:
@@ -466,10 +384,13 @@ def open_token_store(
         env: What the ledger was given besides the process environment (the
             PostgreSQL schema, in tests).
     """
+    # Imported here: each store builds on this module, and the embedded
+    # store never imports psycopg.
     secret = settings.server_secret()
     if settings.event_store is None:
+        from ledger.sqlite_tokens import TokenStore
+
         return TokenStore(settings.auth_path, secret)
-    # Imported here so that the embedded store never imports psycopg.
     from ledger.postgres_tables import Place
     from ledger.postgres_tokens import PostgresTokenStore
 

@@ -17,14 +17,16 @@ import contextlib
 import os
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Protocol, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ledger.settings import Settings, env_value
+from ledger.settings import env_value
 
 OUTBOX = "outbox"
 TIMEOUT_SECONDS = 30.0
@@ -112,9 +114,8 @@ class SmtpTransport:
     def __init__(self, url: str, *, tls_context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            msg = (
-                f"LEDGER_SMTP_URL must be smtp://host[:port] or smtps://…, not {url!r}"
-            )
+            # Never the URL itself: it may carry a password.
+            msg = f"a relay is smtp://host[:port] or smtps://…, not '{parts.scheme}:…'"
             raise ValueError(msg)
         query = parse_qs(parts.query)
         self.implicit_tls = parts.scheme == "smtps"
@@ -214,28 +215,54 @@ class SmtpTransport:
         self.close()
 
 
-def smtp_url(environ: dict[str, str] | None = None) -> str:
-    """``LEDGER_SMTP_URL``, or "" for none."""
-    env = dict(os.environ if environ is None else environ)
-    return str(env_value(env, "LEDGER_SMTP_URL", "", url_schemes=("smtp", "smtps")))
+@dataclass(frozen=True)
+class MailSettings:
+    """Where mails go and whom they are from, checked when a node starts.
 
-
-def open_transport(
-    settings: Settings, environ: dict[str, str] | None = None
-) -> Transport:
-    """The relay of ``LEDGER_SMTP_URL``, or the home's outbox folder without one.
-
-    ``LEDGER_SMTP_CA_FILE`` names the certificates (PEM) to trust for the
-    relay's TLS instead of the system's, for a relay with a private CA;
-    verification itself is never turned off.
+    Attributes:
+        smtp_url: ``LEDGER_SMTP_URL``, or "" to write mails to the outbox.
+        ca_file: ``LEDGER_SMTP_CA_FILE``: the certificates (PEM) to trust for
+            the relay's TLS instead of the system's, for a relay with a
+            private CA; verification itself is never turned off.
+        mail_from: ``LEDGER_MAIL_FROM`` as a header value, or "" for the
+            site's default sender.
     """
-    url = smtp_url(environ)
-    if url:
+
+    smtp_url: str = ""
+    ca_file: str = ""
+    mail_from: str = ""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MailSettings:
+        """Reads and checks the three variables.
+
+        Raises:
+            ValueError: A value it cannot take, in one line that names the
+                variable and never shows a password.
+        """
         env = os.environ if environ is None else environ
+        url = str(env_value(env, "LEDGER_SMTP_URL", "", url_schemes=("smtp", "smtps")))
+        if url and not urlsplit(url).hostname:
+            scheme = urlsplit(url).scheme
+            msg = f"LEDGER_SMTP_URL must name the relay's host, not '{scheme}://…'"
+            raise ValueError(msg)
         ca_file = str(env_value(env, "LEDGER_SMTP_CA_FILE", ""))
         if ca_file and not Path(ca_file).is_file():
             msg = f"LEDGER_SMTP_CA_FILE names no file: {ca_file!r}"
             raise ValueError(msg)
-        context = ssl.create_default_context(cafile=ca_file or None)
-        return SmtpTransport(url, tls_context=context)
-    return FolderTransport(settings.home / OUTBOX)
+        given = str(env_value(env, "LEDGER_MAIL_FROM", ""))
+        mail_from = ""
+        if given:
+            name, address = parseaddr(given)
+            if "@" not in address:
+                msg = f"LEDGER_MAIL_FROM must be an email address, not {given!r}"
+                raise ValueError(msg)
+            mail_from = formataddr((name, address))
+        return cls(smtp_url=url, ca_file=ca_file, mail_from=mail_from)
+
+    def open_transport(self, home: Path) -> Transport:
+        """The relay, or the folder ``home/outbox`` without one."""
+        if not self.smtp_url:
+            return FolderTransport(home / OUTBOX)
+        context = ssl.create_default_context(cafile=self.ca_file or None)
+        return SmtpTransport(self.smtp_url, tls_context=context)

@@ -1,6 +1,6 @@
 """API tokens in PostgreSQL, beside the event log, shared by every node.
 
-The same tokens as :class:`ledger.auth.TokenStore` keeps in ``auth.sqlite``
+The same tokens as :class:`ledger.sqlite_tokens.TokenStore` keeps in ``auth.sqlite``
 (the same digests, roles, expiry, revocation and last use, by the same code
 in :class:`ledger.auth.TokenStoreBase`), in the table ``ledger_tokens`` of
 the log's schema. A token issued on one node works on every node, and one
@@ -26,7 +26,8 @@ COLUMNS = (
     "role TEXT NOT NULL, reviewer TEXT, created_at TEXT NOT NULL, "
     "expires_at TEXT, last_used_at TEXT, revoked_at TEXT"
 )
-"""The columns of :class:`ledger.auth.TokenStore`'s table; ``seq`` orders them."""
+"""The columns of the SQLite store's table
+(:class:`ledger.sqlite_tokens.TokenStore`); ``seq`` orders them."""
 
 POOL_SIZE = 4
 """Connections one store (one worker process) holds at most."""

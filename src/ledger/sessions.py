@@ -191,7 +191,7 @@ class SessionStore(SessionStoreBase):
     """Sessions in the ``sessions`` table of ``auth.sqlite``.
 
     A connection belongs to the thread that opened it, so each thread opens
-    its own, as with :class:`ledger.auth.TokenStore`.
+    its own, as with :class:`ledger.sqlite_tokens.TokenStore`.
     """
 
     def __init__(self, path: Path) -> None:

@@ -27,11 +27,11 @@ from ledger.auth import (
     ROLES,
     TokenError,
     TokenInfo,
-    TokenStore,
     TokenStoreBase,
     open_token_store,
 )
 from ledger.settings import Settings
+from ledger.sqlite_tokens import TokenStore
 
 console = Console(stderr=True)
 WIDEST = 132

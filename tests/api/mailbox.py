@@ -75,9 +75,10 @@ def links_in(message: EmailMessage) -> list[str]:
 
 
 @contextmanager
-def smtp_server() -> Iterator[Mailbox]:
-    """aiosmtpd on a free loopback port, without STARTTLS or AUTH."""
-    port = free_port()
+def smtp_server(port: int | None = None) -> Iterator[Mailbox]:
+    """aiosmtpd on ``port`` (by default a free one) of the loopback interface,
+    without STARTTLS or AUTH."""
+    port = port or free_port()
     mailbox = Mailbox(f"smtp://127.0.0.1:{port}?starttls=0")
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from api.config import ApiSettings
 from api.serve import serve
+from ledger.mail_transport import MailSettings
 from ledger.settings import Settings
 from projections.checkpoints import ChainSettings
 from projections.following import FollowSettings
@@ -51,6 +52,12 @@ EVERY_VARIABLE = {
     "LEDGER_CHECKPOINT_SECONDS": "5",
     "LEDGER_FOLLOW_FALLBACK": "2.5",
     "LEDGER_NODE_NAME": "node-1",
+    "LEDGER_PUBLIC_URL": "https://reviews.example",
+    "LEDGER_SUBSCRIBE_PER_WINDOW": "3",
+    "LEDGER_SUBSCRIBE_WINDOW_SECONDS": "60",
+    "LEDGER_SMTP_URL": "smtps://mailer:secret@relay.example:465",
+    "LEDGER_SMTP_CA_FILE": __file__,
+    "LEDGER_MAIL_FROM": "Reviews Desk <desk@reviews.example>",
 }
 
 # A bad value of each variable that can have one, and what it is told.
@@ -148,6 +155,30 @@ BAD = {
         "0",
         "LEDGER_FOLLOW_FALLBACK must be a number of at least 0.01, not '0'",
     ),
+    "LEDGER_PUBLIC_URL": (
+        "ftp://reviews.example",
+        "LEDGER_PUBLIC_URL must be a http:// or https:// URL, not 'ftp://…'",
+    ),
+    "LEDGER_SUBSCRIBE_PER_WINDOW": (
+        "many",
+        "LEDGER_SUBSCRIBE_PER_WINDOW must be an integer of at least 0, not 'many'",
+    ),
+    "LEDGER_SUBSCRIBE_WINDOW_SECONDS": (
+        "0",
+        "LEDGER_SUBSCRIBE_WINDOW_SECONDS must be an integer of at least 1, not '0'",
+    ),
+    "LEDGER_SMTP_URL": (
+        "smtps://mailer:secret@",
+        "LEDGER_SMTP_URL must name the relay's host, not 'smtps://…'",
+    ),
+    "LEDGER_SMTP_CA_FILE": (
+        "/nowhere/relay-ca.pem",
+        "LEDGER_SMTP_CA_FILE names no file: '/nowhere/relay-ca.pem'",
+    ),
+    "LEDGER_MAIL_FROM": (
+        "the reviews desk",
+        "LEDGER_MAIL_FROM must be an email address, not 'the reviews desk'",
+    ),
     "LEDGER_LOG_LEVEL": (
         "loud",
         "LEDGER_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'loud'",
@@ -190,7 +221,26 @@ def test_every_variable_is_read() -> None:
             seconds=5.0,
         ),
         follow=FollowSettings(fallback_seconds=2.5, node_name="node-1"),
+        public_url="https://reviews.example",
+        subscribe_per_window=3,
+        subscribe_window_seconds=60,
+        mail=MailSettings(
+            smtp_url="smtps://mailer:secret@relay.example:465",
+            ca_file=__file__,
+            mail_from="Reviews Desk <desk@reviews.example>",
+        ),
     )
+    assert settings.sender == "Reviews Desk <desk@reviews.example>"
+    assert settings.site_url == "https://reviews.example"
+
+
+def test_mails_come_from_the_sites_host_unless_told() -> None:
+    assert (
+        ApiSettings.from_env({"LEDGER_PUBLIC_URL": "https://reviews.example/"}).sender
+        == "Verdict Ledger <verdicts@reviews.example>"
+    )
+    # A node reached at an IP address sends as localhost.
+    assert ApiSettings.from_env({}).sender == "Verdict Ledger <verdicts@localhost>"
 
 
 def test_unset_or_empty_variables_mean_the_defaults() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from api import create_app
 from api.problem_details import to_problem
 from api.problem_kinds import HTTP_LEVEL, KINDS, OWN, ledger_errors
 from ledger import errors
+from ledger.mail_transport import MailSettings
 from tests.api.helpers import (
     CARD,
     Api,
@@ -144,17 +144,12 @@ def _too_many_subscription_requests(api: Api) -> httpx.Response:
 
 
 def _mail_unavailable(api: Api) -> httpx.Response:
-    """A subscription whose mail relay is a port nothing listens on."""
-    relay = f"smtp://127.0.0.1:{free_port()}?starttls=0"
-    saved = os.environ.get("LEDGER_SMTP_URL")
-    os.environ["LEDGER_SMTP_URL"] = relay
-    try:
-        return api.client.post("/api/subscriptions", json={"address": "a@example.org"})
-    finally:
-        if saved is None:
-            del os.environ["LEDGER_SMTP_URL"]
-        else:
-            os.environ["LEDGER_SMTP_URL"] = saved
+    """A subscription sent to a second app on the same home and log, whose
+    mail relay is a port nothing listens on."""
+    dead = MailSettings(smtp_url=f"smtp://127.0.0.1:{free_port()}?starttls=0")
+    settings = replace(api.client.app.state.settings, mail=dead)
+    with TestClient(app=create_app(settings)) as client:
+        return client.post("/api/subscriptions", json={"address": "a@example.org"})
 
 
 def _too_many_streams(api: Api) -> httpx.Response:

@@ -25,6 +25,7 @@ from api import create_app
 from api.subscriber_links import CONFIRM_SECONDS, SubscriberLinks
 from api.subscribing import ASKED, MAILS_PER_SUBSCRIPTION
 from ledger.application import Ledger
+from ledger.mail_transport import MailSettings
 from tests.api.helpers import PROBLEM_JSON, free_port, problem, settings_for
 from tests.api.mailbox import Mailbox, links_in, smtp_server, text_of
 from tests.stores import Store
@@ -71,13 +72,11 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture
-def site(
-    home: Path, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Site]:
+def site(home: Path, mailbox: Mailbox) -> Iterator[Site]:
     """The app over the demo ledger, mailing through ``mailbox``."""
-    monkeypatch.setenv("LEDGER_SMTP_URL", mailbox.url)
-    monkeypatch.delenv("LEDGER_MAIL_FROM", raising=False)
-    settings = settings_for(home, subscribe_per_window=PER_CLIENT)
+    settings = settings_for(
+        home, subscribe_per_window=PER_CLIENT, mail=MailSettings(smtp_url=mailbox.url)
+    )
     with TestClient(app=create_app(settings)) as client:
         yield Site(client, home)
 
@@ -322,30 +321,26 @@ def test_subscribing_is_rate_limited(site: Site, mailbox: Mailbox) -> None:
     assert site.head() == head
 
 
-def test_a_relay_that_is_down_answers_503_and_keeps_the_request(
-    home: Path, mailbox: Mailbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("LEDGER_SMTP_URL", f"smtp://127.0.0.1:{free_port()}?starttls=0")
-    with TestClient(app=create_app(settings_for(home))) as client:
+def test_a_relay_that_is_down_answers_503_and_keeps_the_request(home: Path) -> None:
+    port = free_port()
+    relay = MailSettings(smtp_url=f"smtp://127.0.0.1:{port}?starttls=0")
+    with TestClient(app=create_app(settings_for(home, mail=relay))) as client:
         site = Site(client, home)
         head = site.head()
         body = problem(site.subscribe(), 503)
         assert body["type"] == "/problems/mail-unavailable"
         assert site.head() == head + 1
         assert site.status() == "pending"
-        monkeypatch.setenv("LEDGER_SMTP_URL", mailbox.url)
-        retried = site.subscribe()
-        assert retried.status_code == 202
-        assert retried.headers["content-type"] != PROBLEM_JSON
-        assert site.head() == head + 1
-        [message] = mailbox.messages
-        check_confirmation(message)
+        with smtp_server(port) as mailbox:  # the relay is back
+            retried = site.subscribe()
+            assert retried.status_code == 202
+            assert retried.headers["content-type"] != PROBLEM_JSON
+            assert site.head() == head + 1
+            [message] = mailbox.messages
+            check_confirmation(message)
 
 
-def test_without_a_relay_the_mail_waits_in_the_outbox(
-    home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("LEDGER_SMTP_URL", raising=False)
+def test_without_a_relay_the_mail_waits_in_the_outbox(home: Path) -> None:
     with TestClient(app=create_app(settings_for(home))) as client:
         site = Site(client, home)
         answer = client.post("/subscriptions", data={"address": ADDRESS}, headers=FORM)

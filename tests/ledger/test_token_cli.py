@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ledger.auth import TokenStore
 from ledger.cli import main
 from ledger.settings import Settings
+from ledger.sqlite_tokens import TokenStore
 from tests.stores import Store
 
 

@@ -21,13 +21,12 @@ import sqlite_utils
 from ledger import durations
 from ledger.auth import (
     LAST_USE_GRANULARITY,
-    SCHEMA_VERSION,
     TokenAlreadyRevoked,
     TokenNotFound,
-    TokenStore,
     TokenStoreBase,
     open_token_store,
 )
+from ledger.sqlite_tokens import SCHEMA_VERSION, TokenStore
 from tests.stores import Store
 
 SECRET = b"s" * 32

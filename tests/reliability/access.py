@@ -31,9 +31,10 @@ from api import create_app
 from api.security import ACTS_AS
 from api.subscriber_links import SubscriberLinks
 from ledger.application import Ledger
-from ledger.auth import ROLES, TokenStore
+from ledger.auth import ROLES
 from ledger.context import Context
 from ledger.settings import Settings
+from ledger.sqlite_tokens import TokenStore
 from tests.api.helpers import PAIR, make_home, settings_for
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")

@@ -35,9 +35,9 @@ import httpx
 
 from ledger import log
 from ledger.application import Ledger
-from ledger.auth import TokenStore
 from ledger.context import Context
 from ledger.settings import Settings
+from ledger.sqlite_tokens import TokenStore
 from projections import readmodel_path
 from projections.projector import Projector
 from projections.rebuild import build
